@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is what they depend on.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+# PostgreSQL for the second pass of the suite: a throwaway database the tests create and own.
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/gateway_test
+
+.PHONY: run test lint typecheck spec pytest-sqlite pytest-postgres admin clean
+
+$(BIN)/.runtime: requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+$(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+run: $(BIN)/.runtime
+	$(BIN)/python manage.py migrate
+	$(BIN)/uvicorn --factory app:create_app --host $(HOST) --port $(PORT)
+
+admin: $(BIN)/.runtime
+	$(BIN)/python manage.py create-admin --email "$(EMAIL)" --name "$(NAME)"
+
+test: lint typecheck spec pytest-sqlite pytest-postgres
+
+lint: $(BIN)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.dev
+	$(BIN)/mypy
+
+spec: $(BIN)/.dev
+	$(BIN)/openapi-spec-validator spec/openapi.yaml
+
+pytest-sqlite: $(BIN)/.dev
+	$(BIN)/pytest
+
+pytest-postgres: $(BIN)/.dev
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis reports

@@ -1,0 +1,88 @@
+"""Posts: written by their author, changed only by the author or an administrator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.access import Actor, require_owner_or_admin
+from domain.errors import NotFound
+from domain.paging import Page, fetch_page
+from domain.store import flush, new_id
+from domain.timefmt import now, rfc3339
+from domain.versions import Expected, tag_of
+from storage.db import Database
+from storage.models import PostRow, UserRow
+
+
+def view(post: PostRow) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "author_id": post.author_id,
+        "title": post.title,
+        "body": post.body,
+        "created_at": rfc3339(post.created_at),
+        "updated_at": rfc3339(post.updated_at),
+    }
+
+
+def _load(session: Session, post_id: str) -> PostRow:
+    post = session.get(PostRow, post_id)
+    if post is None:
+        raise NotFound("There is no post with this id.")
+    return post
+
+
+def create(db: Database, actor: Actor, *, title: str, body: str) -> dict[str, Any]:
+    moment = now()
+    post = PostRow(id=new_id(), author_id=actor.user_id, title=title, body=body, created_at=moment, updated_at=moment)
+    with db.write() as session:
+        if session.get(UserRow, actor.user_id) is None:
+            raise NotFound("The author's account no longer exists.")
+        session.add(post)
+        flush(session, conflict="The post could not be saved.")
+        return view(post)
+
+
+def get(db: Database, post_id: str) -> dict[str, Any]:
+    with db.read() as session:
+        return view(_load(session, post_id))
+
+
+def list_page(db: Database, *, author_id: str | None, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
+    query = select(PostRow)
+    if author_id is not None:
+        query = query.where(PostRow.author_id == author_id)
+    with db.read() as session:
+        page = fetch_page(session, query, PostRow.created_at, PostRow.id, limit=limit, cursor=cursor, newest_first=True)
+    return Page([view(post) for post in page.items], page.next_cursor)
+
+
+def change(db: Database, actor: Actor, post_id: str, changes: dict[str, str], expected: Expected | None) -> dict[str, Any]:
+    """Applies `changes` (a subset of title and body): PUT and PATCH both land here."""
+    with db.write() as session:
+        post = _load(session, post_id)
+        require_owner_or_admin(actor, post.author_id, "post")
+        if expected is not None:
+            expected.check(tag_of(view(post)))
+        changed = False
+        for field in ("title", "body"):
+            if field in changes and getattr(post, field) != changes[field]:
+                setattr(post, field, changes[field])
+                changed = True
+        if changed:
+            post.updated_at = now()
+        flush(session, conflict="The post could not be saved.")
+        return view(post)
+
+
+def delete(db: Database, actor: Actor, post_id: str, expected: Expected | None) -> None:
+    with db.write() as session:
+        post = _load(session, post_id)
+        require_owner_or_admin(actor, post.author_id, "post")
+        if expected is not None:
+            expected.check(tag_of(view(post)))
+        session.delete(post)
+        flush(session, conflict="The post could not be deleted.")

@@ -1,0 +1,87 @@
+"""What every handler needs from HTTP: the caller, conditional headers and the answer's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connexion import request
+
+from domain.access import Actor
+from domain.paging import Page
+from domain.tokens import actor_for
+from domain.versions import Expected, tag_of
+from web.services import Services, current
+
+JSON = {"Content-Type": "application/json"}
+Response = tuple[Any, int, dict[str, str]]
+
+
+def services() -> Services:
+    return current()
+
+
+def actor(token_info: dict[str, Any]) -> Actor:
+    return Actor(token_info["sub"], frozenset(token_info["scopes"]), token_info["is_admin"])
+
+
+def optional_actor() -> Actor | None:
+    """The caller of a public operation, if it sent a valid bearer token (it sees more when it does)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret:
+        return None
+    return actor_for(services().db, secret.strip())
+
+
+def etag(representation: dict[str, Any]) -> str:
+    return f'"{tag_of(representation)}"'
+
+
+def _entity_tags(header: str) -> list[str]:
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
+def expected() -> Expected | None:
+    """The If-Match header as a precondition: strong comparison, so weak tags never match."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = _entity_tags(header)
+    if tags == ["*"]:
+        return Expected(any_tag=True)
+    return Expected(frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"'))
+
+
+def not_modified(representation: dict[str, Any]) -> bool:
+    """If-None-Match with weak comparison, as RFC 9110 asks for GET."""
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    current_tag = etag(representation)
+    return any(tag in ("*", current_tag, "W/" + current_tag) for tag in _entity_tags(header))
+
+
+def one(representation: dict[str, Any], status: int = 200, *, location: str | None = None) -> Response:
+    headers = JSON | {"ETag": etag(representation)}
+    if location is not None:
+        headers["Location"] = location
+    return representation, status, headers
+
+
+def read_one(representation: dict[str, Any]) -> Response:
+    if not_modified(representation):
+        return None, 304, {"ETag": etag(representation)}
+    return one(representation)
+
+
+def page(result: Page[dict[str, Any]]) -> Response:
+    return {"items": result.items, "next_cursor": result.next_cursor}, 200, dict(JSON)
+
+
+def created_at(representation: dict[str, Any]) -> str:
+    """The Location of a resource created by POST to the current collection path."""
+    return f"{request.url.path.rstrip('/')}/{representation['id']}"
+
+
+def no_content() -> Response:
+    return None, 204, {}

@@ -1,0 +1,34 @@
+"""The security functions the spec names (x-basicInfoFunc, x-tokenInfoFunc). Connexion calls them on
+its event loop, so the database and Argon2 work runs in a worker thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+
+from domain import tokens
+from domain.errors import NotAuthenticated
+from web.services import current
+
+
+async def check_password(username: str, password: str) -> dict[str, Any] | None:
+    gateway = current()
+    try:
+        # Connexion decodes Basic credentials as Latin-1; clients send UTF-8 (RFC 7617 charset).
+        username = username.encode("latin-1").decode("utf-8")
+        password = password.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+    try:
+        user = await to_thread.run_sync(tokens.authenticate_password, gateway.db, gateway.passwords, username, password)
+    except NotAuthenticated:
+        return None
+    return {"sub": user.id, "is_admin": user.is_admin}
+
+
+async def check_token(token: str) -> dict[str, Any] | None:
+    caller = await to_thread.run_sync(tokens.actor_for, current().db, token)
+    if caller is None:
+        return None
+    return {"sub": caller.user_id, "scopes": sorted(caller.scopes), "is_admin": caller.is_admin}

@@ -1,0 +1,67 @@
+"""One typed settings object, read from the environment and checked at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'gateway.db'}"
+ENVIRONMENTS = ("development", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable and what it expects."""
+
+
+@dataclass(frozen=True)
+class PasswordHashing:
+    """Argon2id cost. The default is RFC 9106's second recommended option (64 MiB, 3 passes)."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    environment: str = "development"
+    cors_origins: tuple[str, ...] = ()
+    password_hashing: PasswordHashing = field(default_factory=PasswordHashing)
+    # Checking every response against the spec costs time; tests and development turn it on.
+    validate_responses: bool = False
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise SettingsError(f"GATEWAY_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}")
+        if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise SettingsError("DATABASE_URL must start with sqlite: or postgresql:")
+        for origin in self.cors_origins:
+            if origin == "*":
+                raise SettingsError("GATEWAY_CORS_ORIGINS lists origins one by one; '*' is not allowed")
+            if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+                raise SettingsError(f"GATEWAY_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        environment = env.get("GATEWAY_ENV", "development")
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            environment=environment,
+            cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),
+            validate_responses=_flag(env, "GATEWAY_VALIDATE_RESPONSES", default=environment == "development"),
+        )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
