@@ -22,8 +22,10 @@ from settings import Settings
 from storage.db import Database
 from web import problems
 from web.docs import SpecAsWrittenSwaggerUI
+from web.head import HeadAsGet
 from web.limits import BodyLimit
 from web.resolver import TagResolver
+from web.routing import OnlySpecOperations
 from web.services import BindServices, Services
 from web.validation import validator_map
 
@@ -35,7 +37,8 @@ CORS_EXPOSED_HEADERS = ["ETag", "Location", "WWW-Authenticate", "Cache-Control"]
 
 @functools.cache
 def _parsed_spec() -> dict[str, Any]:
-    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    return spec
 
 
 def load_spec() -> dict[str, Any]:
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         validate_responses=settings.validate_responses,
         validator_map=validator_map,
         resolver=TagResolver(),
+        server_args={"static_folder": None},
     )
     # Let exceptions leave Flask so that the one error path (web.problems) answers them.
     app.app.config["PROPAGATE_EXCEPTIONS"] = True
@@ -91,5 +95,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         position=MiddlewarePosition.BEFORE_ROUTING,
         max_bytes=spec["info"]["x-gateway-limits"]["maxRequestBodyBytes"],
     )
-    problems.install(app, problems.challenges_from_spec(spec))
+    app.add_middleware(OnlySpecOperations, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_SECURITY)
+    problems.install(app, spec)
     return app

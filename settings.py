@@ -43,7 +43,9 @@ class Settings:
             if origin == "*":
                 raise SettingsError("GATEWAY_CORS_ORIGINS lists origins one by one; '*' is not allowed")
             if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
-                raise SettingsError(f"GATEWAY_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com")
+                raise SettingsError(
+                    f"GATEWAY_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com"
+                )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:

@@ -60,7 +60,9 @@ def list_page(db: Database, *, author_id: str | None, limit: int, cursor: str | 
     return Page([view(post) for post in page.items], page.next_cursor)
 
 
-def change(db: Database, actor: Actor, post_id: str, changes: dict[str, str], expected: Expected | None) -> dict[str, Any]:
+def change(
+    db: Database, actor: Actor, post_id: str, changes: dict[str, str], expected: Expected | None
+) -> dict[str, Any]:
     """Applies `changes` (a subset of title and body): PUT and PATCH both land here."""
     with db.write() as session:
         post = _load(session, post_id)

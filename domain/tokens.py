@@ -19,7 +19,7 @@ from domain.timefmt import now, rfc3339
 from storage.db import Database
 from storage.models import TokenRow, UserRow
 
-SECRET_PREFIX = "gw_"
+SECRET_PREFIX = "gw_"  # noqa: S105 - a public marker that lets secret scanners spot leaked tokens
 BAD_CREDENTIALS = "The email or password is wrong."
 
 
@@ -99,7 +99,9 @@ def actor_for(db: Database, secret: str) -> Actor | None:
 def list_page(db: Database, actor: Actor, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
     query = select(TokenRow).where(TokenRow.user_id == actor.user_id)
     with db.read() as session:
-        page = fetch_page(session, query, TokenRow.created_at, TokenRow.id, limit=limit, cursor=cursor, newest_first=True)
+        page = fetch_page(
+            session, query, TokenRow.created_at, TokenRow.id, limit=limit, cursor=cursor, newest_first=True
+        )
     return Page([view(token) for token in page.items], page.next_cursor)
 
 

@@ -45,7 +45,9 @@ def _load(session: Session, user_id: str) -> UserRow:
     return user
 
 
-def create(db: Database, passwords: Passwords, *, name: str, email: str, password: str, is_admin: bool = False) -> UserRow:
+def create(
+    db: Database, passwords: Passwords, *, name: str, email: str, password: str, is_admin: bool = False
+) -> UserRow:
     password_hash = passwords.hash(password)
     moment = now()
     user = UserRow(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connexion import request
+from connexion.lifecycle import ConnexionResponse
 
 from domain.access import Actor
 from domain.paging import Page
@@ -68,9 +69,10 @@ def one(representation: dict[str, Any], status: int = 200, *, location: str | No
     return representation, status, headers
 
 
-def read_one(representation: dict[str, Any]) -> Response:
+def read_one(representation: dict[str, Any]) -> Response | ConnexionResponse:
     if not_modified(representation):
-        return None, 304, {"ETag": etag(representation)}
+        # A ready response: 304 has no body, so it has no content type to pick among the spec's.
+        return ConnexionResponse(status_code=304, headers={"ETag": etag(representation)})
     return one(representation)
 
 

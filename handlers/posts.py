@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from connexion.lifecycle import ConnexionResponse
+
 from domain import posts
 from handlers.http import Response, actor, created_at, expected, no_content, one, page, read_one, services
 
@@ -17,7 +19,7 @@ def create_post(body: dict[str, Any], token_info: dict[str, Any]) -> Response:
     return one(post, 201, location=created_at(post))
 
 
-def get_post(post_id: str) -> Response:
+def get_post(post_id: str) -> Response | ConnexionResponse:
     return read_one(posts.get(services().db, post_id))
 
 

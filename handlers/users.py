@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from connexion.lifecycle import ConnexionResponse
+
 from domain import users
-from handlers.http import Response, actor, created_at, expected, no_content, one, optional_actor, page, read_one, services
+from handlers.http import (
+    Response,
+    actor,
+    created_at,
+    expected,
+    no_content,
+    one,
+    optional_actor,
+    page,
+    read_one,
+    services,
+)
 
 
 def list_users(limit: int = 20, cursor: str | None = None) -> Response:
@@ -14,11 +27,13 @@ def list_users(limit: int = 20, cursor: str | None = None) -> Response:
 
 def create_user(body: dict[str, Any]) -> Response:
     gateway = services()
-    user = users.sign_up(gateway.db, gateway.passwords, name=body["name"], email=body["email"], password=body["password"])
+    user = users.sign_up(
+        gateway.db, gateway.passwords, name=body["name"], email=body["email"], password=body["password"]
+    )
     return one(user, 201, location=created_at(user))
 
 
-def get_user(user_id: str) -> Response:
+def get_user(user_id: str) -> Response | ConnexionResponse:
     return read_one(users.get(services().db, user_id, optional_actor()))
 
 
@@ -37,6 +52,6 @@ def delete_user(user_id: str, token_info: dict[str, Any]) -> Response:
     return no_content()
 
 
-def get_me(token_info: dict[str, Any]) -> Response:
+def get_me(token_info: dict[str, Any]) -> Response | ConnexionResponse:
     caller = actor(token_info)
     return read_one(users.get(services().db, caller.user_id, caller))

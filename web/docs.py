@@ -12,7 +12,8 @@ from starlette.requests import Request
 
 class SpecAsWrittenAPI(SwaggerUIAPI):
     def _spec_for_prefix(self, request: Request) -> dict[str, t.Any]:
-        return self.specification.with_base_path(self._base_path_for_prefix(request)).raw
+        spec: dict[str, t.Any] = self.specification.with_base_path(self._base_path_for_prefix(request)).raw
+        return spec
 
 
 class SpecAsWrittenSwaggerUI(SwaggerUIMiddleware):
@@ -23,5 +24,7 @@ class SpecAsWrittenSwaggerUI(SwaggerUIMiddleware):
         arguments: dict[str, t.Any] | None = None,
         **kwargs: t.Any,
     ) -> None:
-        api = SpecAsWrittenAPI(specification, base_path=base_path, arguments=arguments, default=self.default_fn, **kwargs)
+        api = SpecAsWrittenAPI(
+            specification, base_path=base_path, arguments=arguments, default=self.default_fn, **kwargs
+        )
         self.router.mount(api.base_path, app=api.router)

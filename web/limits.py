@@ -8,7 +8,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 class PayloadTooLarge(ProblemException):
     def __init__(self, limit: int) -> None:
-        super().__init__(status=413, title="Content Too Large", detail=f"The request body is larger than {limit} bytes.")
+        super().__init__(
+            status=413, title="Content Too Large", detail=f"The request body is larger than {limit} bytes."
+        )
 
 
 class BodyLimit:

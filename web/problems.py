@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from connexion import FlaskApp
-from connexion.exceptions import Unauthorized
+from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
 
@@ -23,24 +25,62 @@ STATUS = {
     errors.PreconditionFailed: 412,
 }
 REALM = 'realm="gateway"'
+# Details name what is wrong; they never echo a whole request back.
+MAX_DETAIL = 500
 
 
-def install(app: FlaskApp, challenges: Mapping[str | None, str]) -> None:
-    """`challenges` maps an operationId to the WWW-Authenticate value its 401 answers carry."""
+class Route(NamedTuple):
+    path: re.Pattern[str]
+    operations: dict[str, dict[str, Any]]  # upper-case method -> the operation in the spec
 
-    def operation_of(request: ConnexionRequest) -> str | None:
-        routing = request.scope.get("extensions", {}).get("connexion_routing", {})
-        return routing.get("operation_id")
+
+def routes_from_spec(spec: Mapping[str, Any]) -> list[Route]:
+    base = spec["servers"][0]["url"].rstrip("/")
+    routes = []
+    for template, path_item in spec["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        operations = {method.upper(): op for method, op in path_item.items() if method != "parameters"}
+        routes.append(Route(re.compile(re.escape(base) + pattern), operations))
+    return routes
+
+
+def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
+    routes = routes_from_spec(spec)
+    schemes = spec["components"]["securitySchemes"]
+    default_security = spec.get("security", [])
+
+    def route_of(request: ConnexionRequest) -> Route | None:
+        return next((route for route in routes if route.path.fullmatch(request.url.path)), None)
 
     def challenge(request: ConnexionRequest) -> dict[str, str]:
-        value = challenges.get(operation_of(request)) or f"Bearer {REALM}"
-        return {"WWW-Authenticate": value}
+        """WWW-Authenticate names the schemes the spec gives the operation: Basic or Bearer."""
+        route = route_of(request)
+        operation = route.operations.get(request.method, {}) if route else {}
+        kinds = [
+            "Basic" if schemes[name].get("scheme") == "basic" else "Bearer"
+            for requirement in operation.get("security", default_security)
+            for name in requirement
+        ]
+        return {"WWW-Authenticate": ", ".join(f"{kind} {REALM}" for kind in dict.fromkeys(kinds or ["Bearer"]))}
+
+    def method_not_allowed(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        route = route_of(request)
+        methods = list(route.operations) if route else []
+        if "GET" in methods:
+            methods.append("HEAD")
+        detail = f"{request.method} is not allowed here. Allowed: {', '.join(methods)}."
+        return problem(405, "Method Not Allowed", detail, headers={"Allow": ", ".join(methods)})
 
     def domain_error(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         assert isinstance(error, errors.GatewayError)
         status = STATUS.get(type(error), 400)
         headers = challenge(request) if status == 401 else None
         return problem(status, error.title, error.detail, headers=headers)
+
+    def client_problem(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        assert isinstance(error, ProblemException)
+        detail = error.detail if len(error.detail or "") <= MAX_DETAIL else error.detail[:MAX_DETAIL] + "..."
+        return problem(error.status, error.title, detail, error.type, headers=error.headers)
 
     def unauthorized(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         assert isinstance(error, Unauthorized)
@@ -51,24 +91,7 @@ def install(app: FlaskApp, challenges: Mapping[str | None, str]) -> None:
         return problem(500, "Internal Server Error", "The server failed unexpectedly. Nothing was changed.")
 
     app.add_error_handler(errors.GatewayError, domain_error)
+    app.add_error_handler(ProblemException, client_problem)
     app.add_error_handler(Unauthorized, unauthorized)
+    app.add_error_handler(405, method_not_allowed)
     app.add_error_handler(Exception, unexpected)
-
-
-def challenges_from_spec(spec: Mapping[str, object]) -> dict[str | None, str]:
-    """The 401 challenge of each operation, from the security schemes the spec gives it."""
-    schemes: dict = spec["components"]["securitySchemes"]  # type: ignore[index]
-    default = spec.get("security", [])
-    found: dict[str | None, str] = {}
-    for path_item in spec["paths"].values():  # type: ignore[attr-defined]
-        for method, operation in path_item.items():
-            if method == "parameters":
-                continue
-            names = [name for requirement in operation.get("security", default) for name in requirement]
-            kinds = []
-            for name in names:
-                scheme = schemes[name]
-                kinds.append("Basic" if scheme.get("scheme") == "basic" else "Bearer")
-            if kinds:
-                found[operation["operationId"]] = ", ".join(f"{kind} {REALM}" for kind in dict.fromkeys(kinds))
-    return found

@@ -3,16 +3,17 @@ and the formats our contract relies on are really checked."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import typing as t
 import uuid
 from datetime import datetime
 
+from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
-from connexion.datastructures import MediaTypeDict
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from starlette.types import Scope
 
@@ -36,11 +37,72 @@ def _is_date_time(value: object) -> bool:
     return True
 
 
+# An RFC 5321 mailbox: dot-atom or quoted local part (at most 64 octets), then a host name or an
+# address literal. Connexion's own check only looks for an "@".
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LOCAL = re.compile(rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*")')
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+@FORMAT_CHECKER.checks("email", raises=ValueError)
+def _is_email(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    local, at, domain = value.rpartition("@")
+    if not at or len(local.encode()) > 64 or not _LOCAL.fullmatch(local):
+        return False
+    if domain.startswith("[IPv6:") and domain.endswith("]"):
+        return isinstance(ipaddress.ip_address(domain[6:-1]), ipaddress.IPv6Address)
+    if domain.startswith("[") and domain.endswith("]"):
+        return isinstance(ipaddress.ip_address(domain[1:-1]), ipaddress.IPv4Address)
+    return _HOST.fullmatch(domain) is not None
+
+
 def _reject_constant(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_RULES: dict[str, str] = {
+    "maxLength": "must have at most {0} characters",
+    "minLength": "must have at least {0} characters",
+    "maximum": "must be at most {0}",
+    "minimum": "must be at least {0}",
+    "maxItems": "must have at most {0} items",
+    "minItems": "must have at least {0} items",
+    "uniqueItems": "must not repeat an item",
+    "pattern": "contains characters that are not allowed",
+    "format": "is not a valid {0}",
+    "type": "must be of type {0}",
+    "enum": "must be one of {0}",
+}
+
+
+def describe(error: ValidationError, where: str) -> str:
+    """Names the field and the broken rule without echoing the value: it may be huge, or a secret."""
+    path = "/".join(str(part) for part in error.absolute_path)
+    field = f"{where} field '{path}'" if path else where
+    template = _RULES.get(str(error.validator))
+    if template is not None:
+        return f"The {field} {template.format(error.validator_value)}."
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = set(schema.get("properties", {}))
+        unknown = sorted(str(key)[:40] for key in error.instance if key not in allowed)
+        return f"The {field} has unknown fields: {', '.join(unknown[:5])}."
+    return f"The {field} is invalid: {error.message[:200]}"
+
+
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
+    def _validate(self, body: t.Any) -> dict[str, t.Any] | None:
+        if not self._nullable and body is None:
+            raise BadRequestProblem(detail="The request body must not be empty.")
+        try:
+            self._validator.validate(body)
+        except ValidationError as error:
+            raise BadRequestProblem(detail=describe(error, "body")) from None
+        return None
+
     @property
     def _validator(self) -> Draft4RequestValidator:
         return Draft4RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
@@ -73,7 +135,7 @@ class ConciseParameterValidator(ParameterValidator):
             try:
                 Draft4Validator(param.get("schema", param), format_checker=FORMAT_CHECKER).validate(value)
             except ValidationError as error:
-                return f"The {parameter_type} parameter '{name}' is invalid: {error.message}"
+                return describe(error, f"{parameter_type} parameter '{name}'")
         elif param.get("required"):
             return f"The {parameter_type} parameter '{name}' is required."
         return None
