@@ -1,10 +1,9 @@
-"""The API against its own spec: Schemathesis generates requests from spec/openapi.yaml (examples,
+"""The API against its own spec, in process: Schemathesis generates requests from the spec (examples,
 boundary coverage and random fuzzing, then stateful sequences that follow the spec's links) and runs
-every check on every answer. An administrator's credentials are supplied; everything else is generated."""
+every check on every answer. Only the administrator's credentials are given; all else is generated."""
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -21,54 +20,12 @@ from settings import Settings
 from storage.db import normalise_url
 from storage.models import PostRow, TokenRow, UserRow
 from tests.conftest import FAST_HASHING
-
-ROOT = Path(__file__).resolve().parents[2]
-ADMIN_EMAIL = "contract-admin@example.com"
-ADMIN_PASSWORD = "contract admin password"
-ALL_SCOPES = ["admin", "users:write", "posts:write", "logs:read"]
-
-
-def credentials(token: str) -> type:
-    """An auth provider: HTTP Basic for the operation that issues tokens, the admin token elsewhere."""
-
-    class Credentials:
-        def get(self, case: Any, context: Any) -> str:
-            return token
-
-        def set(self, case: Any, data: str, context: Any) -> None:
-            case.headers = case.headers or {}
-            if case.operation.definition.raw.get("operationId") == "createToken":
-                pair = base64.b64encode(f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}".encode()).decode()
-                case.headers["Authorization"] = f"Basic {pair}"
-            else:
-                case.headers["Authorization"] = f"Bearer {data}"
-
-    return Credentials
+from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES, ROOT, fresh_database
 
 
 @pytest.fixture(scope="module")
 def contract_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import manage
-    from storage.migrate import upgrade
-    from tests.conftest import POSTGRES_URL, _recreate_postgres_database
-
-    if POSTGRES_URL:
-        _recreate_postgres_database(POSTGRES_URL)
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('contract') / 'gateway.db'}"
-    upgrade(url)
-    saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "GATEWAY_ADMIN_PASSWORD")}
-    os.environ.update(DATABASE_URL=url, GATEWAY_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    try:
-        manage.main(["create-admin", "--email", ADMIN_EMAIL, "--name", "Contract admin"])
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return url
+    return fresh_database(tmp_path_factory.mktemp("contract"))
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +34,15 @@ def contract_app(contract_database: str) -> FlaskApp:
 
 
 @pytest.fixture(scope="module")
-def api_schema(contract_app: FlaskApp) -> Any:
-    config = SchemathesisConfig.from_path(str(ROOT / "schemathesis.toml"))
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", contract_app, config=config)
+def api_schema(contract_app: FlaskApp, contract_credentials: dict[str, str]) -> Any:
     with contract_app.test_client() as client:
         issued = client.post(
-            "/api/v1/tokens",
-            json={"scopes": ALL_SCOPES, "expires_in": 86400},
-            auth=(ADMIN_EMAIL, ADMIN_PASSWORD),
+            "/api/v1/tokens", json={"scopes": ALL_SCOPES, "expires_in": 86400}, auth=(ADMIN_EMAIL, ADMIN_PASSWORD)
         )
     assert issued.status_code == 201, issued.text
-    schema.auth()(credentials(issued.json()["access_token"]))
-    return schema
+    os.environ["GATEWAY_CONTRACT_TOKEN"] = issued.json()["access_token"]
+    config = SchemathesisConfig.from_path(str(Path(ROOT) / "schemathesis.toml"))
+    return schemathesis.openapi.from_asgi("/api/v1/openapi.json", contract_app, config=config)
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +57,14 @@ def baseline(api_schema: Any, contract_database: str) -> list[tuple[Any, list[di
     return rows
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
 def hypothesis_settings(**overrides: Any) -> settings:
     """In CI the examples are derandomized, so a run can be repeated; locally they change every run."""
     return settings(
         deadline=None, suppress_health_check=list(HealthCheck), derandomize=bool(os.environ.get("CI")), **overrides
     )
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
