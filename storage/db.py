@@ -15,6 +15,19 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "gateway_write"
 
 
+def configure_sqlite(dbapi_connection: Any) -> None:
+    """Wait for locks instead of failing, enforce foreign keys, and use WAL so readers never block the
+    writer. WAL is a property of the file: it is set once (by the migrations) and only checked here,
+    because switching it needs a moment alone with the file, which two starting workers do not give."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
 def normalise_url(url: str) -> str:
     """postgresql:// means the psycopg 3 driver, the one we install."""
     if url.startswith("postgresql://"):
@@ -43,12 +56,7 @@ class Database:
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
             # Let SQLAlchemy, not the driver, decide when a transaction begins (see on_begin).
             dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
+            configure_sqlite(dbapi_connection)
 
         @event.listens_for(engine, "begin")
         def on_begin(connection: Any) -> None:

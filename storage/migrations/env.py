@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
+from storage.db import configure_sqlite
 from storage.models import Base
 
 config = context.config
@@ -15,6 +16,8 @@ if context.is_offline_mode():
         context.run_migrations()
 else:
     engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", lambda dbapi_connection, _record: configure_sqlite(dbapi_connection))
     with engine.connect() as connection:
         context.configure(
             connection=connection,

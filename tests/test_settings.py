@@ -1,0 +1,45 @@
+"""Settings come from the environment and are checked at start, with messages that name the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+
+
+def test_defaults_are_sqlite_under_var_and_no_cors() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.database_url.endswith("/var/gateway.db")
+    assert settings.cors_origins == ()
+    assert settings.environment == "development"
+
+
+def test_environment_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://db.internal/gateway",
+            "GATEWAY_ENV": "production",
+            "GATEWAY_CORS_ORIGINS": "https://app.example.com, https://admin.example.com",
+        }
+    )
+
+    assert settings.database_url == "postgresql://db.internal/gateway"
+    assert settings.cors_origins == ("https://app.example.com", "https://admin.example.com")
+    assert settings.validate_responses is False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GATEWAY_CORS_ORIGINS": "*"}, "'\\*' is not allowed"),
+        ({"GATEWAY_CORS_ORIGINS": "app.example.com"}, "is not an origin"),
+        ({"GATEWAY_ENV": "staging"}, "GATEWAY_ENV must be one of"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
+        ({"GATEWAY_VALIDATE_RESPONSES": "maybe"}, "must be true or false"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
