@@ -28,6 +28,13 @@ def configure_sqlite(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file on first use, but not the folders above it (var/ on a fresh clone)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def normalise_url(url: str) -> str:
     """postgresql:// means the psycopg 3 driver, the one we install."""
     if url.startswith("postgresql://"):
@@ -47,9 +54,7 @@ class Database:
         self._writes = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
 
     def _sqlite_engine(self) -> Engine:
-        database = self.url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_directory(self.url.render_as_string(hide_password=False))
         engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")

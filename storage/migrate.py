@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from storage.db import normalise_url
+from storage.db import ensure_sqlite_directory, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -20,4 +20,5 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
+    ensure_sqlite_directory(database_url)
     command.upgrade(alembic_config(database_url), "head")

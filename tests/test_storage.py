@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 from domain import users
 from domain.passwords import Passwords
 from storage.db import Database, normalise_url
+from storage.migrate import upgrade
 from storage.models import Base, UserRow
 from tests.conftest import FAST_HASHING, SignUp
 
@@ -28,6 +30,14 @@ def test_the_migrations_build_exactly_the_tables_the_models_describe(database_ur
     engine.dispose()
 
     assert differences == []
+
+
+def test_migrating_creates_the_sqlite_folder_on_a_fresh_checkout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'nested' / 'gateway.db'}"
+
+    upgrade(url)
+
+    assert (tmp_path / "var" / "nested" / "gateway.db").is_file()
 
 
 def sign_up_many(database_url: str, worker: int) -> int:
