@@ -18,6 +18,7 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from starlette.middleware.cors import CORSMiddleware
 
 from domain.passwords import Passwords
+from loganalysis.service import LogCatalog
 from settings import Settings
 from storage.db import Database
 from web import problems
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         passwords=Passwords(
             time_cost=hashing.time_cost, memory_kib=hashing.memory_kib, parallelism=hashing.parallelism
         ),
+        logs=LogCatalog(settings.log_sources),
     )
 
     @asynccontextmanager

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loganalysis.sources import LogSource, SourceConfigError, parse_sources
+
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'gateway.db'}"
 ENVIRONMENTS = ("development", "production")
@@ -33,6 +35,7 @@ class Settings:
     password_hashing: PasswordHashing = field(default_factory=PasswordHashing)
     # Checking every response against the spec costs time; tests and development turn it on.
     validate_responses: bool = False
+    log_sources: tuple[LogSource, ...] = ()
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -50,7 +53,12 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         environment = env.get("GATEWAY_ENV", "development")
+        try:
+            log_sources = parse_sources(env.get("GATEWAY_LOG_SOURCES", ""))
+        except SourceConfigError as error:
+            raise SettingsError(str(error)) from None
         return cls(
+            log_sources=log_sources,
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             environment=environment,
             cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.passwords import Passwords
+from loganalysis.service import LogCatalog
 from settings import Settings
 from storage.db import Database
 
@@ -17,6 +18,7 @@ class Services:
     settings: Settings
     db: Database
     passwords: Passwords
+    logs: LogCatalog
 
 
 _current: ContextVar[Services] = ContextVar("gateway_services")

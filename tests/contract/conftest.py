@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN_EMAIL = "contract-admin@example.com"
 ADMIN_PASSWORD = "contract admin password"
 ALL_SCOPES = ["admin", "users:write", "posts:write", "logs:read"]
+LOGS = ROOT / "tests" / "data" / "logs"
+# The real logs in tests/data/logs, as an operator would configure them.
+LOG_SOURCES = ",".join(
+    f"{name}={LOGS / file}"
+    for name, file in [
+        ("system", "Linux_2k.log"),
+        ("sshd", "OpenSSH_2k.log"),
+        ("httpd", "Apache_2k.log"),
+        ("nova", "OpenStack_2k.log:python"),
+    ]
+)
 
 
 def fresh_database(tmp_path: Path) -> str:

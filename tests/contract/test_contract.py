@@ -16,11 +16,12 @@ from schemathesis.config import SchemathesisConfig
 from sqlalchemy import create_engine, delete, insert, select
 
 from app import create_app
+from loganalysis.sources import parse_sources
 from settings import Settings
 from storage.db import normalise_url
 from storage.models import PostRow, TokenRow, UserRow
 from tests.conftest import FAST_HASHING
-from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES, ROOT, fresh_database
+from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES, LOG_SOURCES, ROOT, fresh_database
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,13 @@ def contract_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def contract_app(contract_database: str) -> FlaskApp:
-    return create_app(Settings(database_url=contract_database, password_hashing=FAST_HASHING, validate_responses=True))
+    settings = Settings(
+        database_url=contract_database,
+        password_hashing=FAST_HASHING,
+        validate_responses=True,
+        log_sources=parse_sources(LOG_SOURCES),
+    )
+    return create_app(settings)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_URL
-from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES, ROOT, fresh_database
+from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES, LOG_SOURCES, ROOT, fresh_database
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
@@ -38,7 +38,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server = subprocess.Popen(
             [BIN / "uvicorn", "--factory", "app:create_app", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
-            env=os.environ | {"DATABASE_URL": database_url},
+            env=os.environ | {"DATABASE_URL": database_url, "GATEWAY_LOG_SOURCES": LOG_SOURCES},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
