@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from loganalysis.fastscan import level_tokens, scan
 from loganalysis.levels import Level
 from loganalysis.reading import Entry, Grouper, lines_backward, lines_forward
 from loganalysis.sources import Snapshot
@@ -23,6 +24,8 @@ SCAN_BUDGET_BYTES = 512 * 1024 * 1024
 # A line still being written has no newline yet; it is held back until the file has been still this long.
 SETTLE = timedelta(seconds=1)
 SEEK_WINDOW = 256 * 1024
+# The level-filtered scan touches few lines, so one request may cover more of the file.
+FAST_SCAN_BUDGET_BYTES = 4 * 1024 * 1024 * 1024
 
 
 class BadCursor(ValueError):
@@ -47,6 +50,14 @@ class Filters:
         if self.until is not None and (entry.timestamp is None or entry.timestamp > self.until):
             return False
         return self.text is None or self.text.casefold() in entry.message.casefold()
+
+    def levels(self) -> set[Level]:
+        """The levels an entry may have to be kept; empty when the level does not matter."""
+        if self.level is not None:
+            return {self.level} if self.min_level is None or self.level >= self.min_level else set()
+        if self.min_level is not None:
+            return {level for level in Level if level >= self.min_level}
+        return set()
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,12 @@ def _oldest_first(
     else:
         start = 0
     settled = now - snap.modified >= SETTLE
+    wanted = filters.levels()
+    tokens = level_tokens(snap.format, wanted) if wanted and filters.text is None else None
+    if tokens:
+        fast = _oldest_first_fast(snap, file, grouper, filters, limit, start, tokens, wanted, found, settled)
+        if fast is not None:
+            return fast
     reached = start
     budget_end = start + SCAN_BUDGET_BYTES
     for entry in grouper.forward(lines_forward(file, start, include_unterminated=settled)):
@@ -199,6 +216,60 @@ def _oldest_first(
         if reached >= budget_end:
             break
     return Page(found, position_at(snap, file, reached).encode(snap.source.name, False))
+
+
+def _oldest_first_fast(
+    snap: Snapshot,
+    file: BinaryIO,
+    grouper: Grouper,
+    filters: Filters,
+    limit: int,
+    start: int,
+    tokens: list[bytes],
+    wanted: set[Level],
+    found: list[tuple[Snapshot, Entry]],
+    settled: bool,
+) -> Page | None:
+    """The level-filtered scan up to the last complete line; None hands over to the line reader."""
+    file.seek(0, 2)
+    stop = min(snap.size, start + FAST_SCAN_BUDGET_BYTES)
+    file.seek(max(start, stop - 1))
+    if stop > start and file.read(1) != b"\n":
+        stop = _last_newline_before(file, start, stop)
+    reached = start
+    for entry, position in scan(file, start, stop, grouper, tokens, wanted):
+        reached = position
+        if entry is None:
+            continue
+        if filters.until is not None and entry.timestamp is not None and entry.timestamp > filters.until:
+            break
+        if filters.keep(entry):
+            found.append((snap, entry))
+            if len(found) == limit:
+                break
+    if reached < stop and len(found) < limit:
+        return None
+    if reached == stop < snap.size and len(found) < limit:
+        # The last line has no newline: read it the ordinary way (it waits until the file is still).
+        for entry in grouper.forward(lines_forward(file, stop, include_unterminated=settled)):
+            if entry.end > snap.size:
+                break
+            reached = entry.end
+            if filters.keep(entry):
+                found.append((snap, entry))
+    return Page(found, position_at(snap, file, reached).encode(snap.source.name, False))
+
+
+def _last_newline_before(file: BinaryIO, start: int, stop: int) -> int:
+    position = stop
+    while position > start:
+        size = min(SEEK_WINDOW, position - start)
+        file.seek(position - size)
+        newline = file.read(size).rfind(b"\n")
+        if newline >= 0:
+            return position - size + newline + 1
+        position -= size
+    return start
 
 
 def _filtered(entries: Iterator[Entry], filters: Filters, size: int) -> Iterator[Entry]:

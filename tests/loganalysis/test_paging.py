@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import loganalysis.fastscan
 import loganalysis.query
 import loganalysis.reading
 from domain.errors import InvalidInput, NotFound
@@ -328,3 +330,52 @@ def test_reading_never_loads_a_file_whole(log: Path, read: Read) -> None:
 
     assert sizes
     assert all(0 <= size <= loganalysis.query.SEEK_WINDOW * 4 for size in sizes)
+
+
+def test_the_fast_level_scan_finds_exactly_what_the_line_reader_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(7)
+    pieces = []
+    for n in range(3000):
+        roll = rng.random()
+        if roll < 0.05:
+            pieces.append(line(n, "ERROR", "failed") + "Traceback (most recent call last):\n  File x\nKeyError: 1\n")
+        elif roll < 0.1:
+            pieces.append(line(n, "INFO", "says ERROR but is info"))
+        elif roll < 0.12:
+            pieces.append("ERROR without a header\n")
+        else:
+            pieces.append(line(n, rng.choice(["INFO", "WARNING", "CRITICAL", "DEBUG"])))
+    path = tmp_path / "mixed.log"
+    path.write_text("".join(pieces).rstrip("\n"))  # and no newline at the end
+    monkeypatch.setattr(loganalysis.fastscan, "FAST_CHUNK", 4096)  # entries straddle chunk ends
+    catalog = LogCatalog((LogSource("mixed", path, "python"),))
+
+    def collect(filters: Filters) -> list[dict[str, Any]]:
+        items, cursor = [], None
+        while True:
+            page = list_entries(catalog, "mixed", filters, limit=37, cursor=cursor, newest_first=False, now=LATER)
+            items += page["items"]
+            if not page["items"] and page["next_cursor"] == cursor:
+                return items
+            cursor = page["next_cursor"]
+
+    for filters in (Filters(min_level=Level.ERROR), Filters(level=Level.WARNING), Filters(min_level=Level.DEBUG)):
+        fast = collect(filters)
+        with monkeypatch.context() as slow:
+            slow.setattr(loganalysis.query, "level_tokens", lambda *_: None)
+            assert collect(filters) == fast
+        assert fast
+    assert sum(1 for item in collect(Filters(min_level=Level.ERROR)) if item["lines"] == 4) > 100
+
+
+def test_the_last_line_of_a_finished_file_is_found_by_level() -> None:
+    catalog = LogCatalog((LogSource("httpd", LOGS / "Apache_2k.log", None),))
+
+    page = list_entries(
+        catalog, "httpd", Filters(min_level=Level.ERROR), limit=1000, cursor=None, newest_first=False, now=LATER
+    )
+
+    assert len(page["items"]) == 595
+    assert page["items"][-1]["message"] == "mod_jk child workerEnv in error state 6"
