@@ -10,21 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from loganalysis.formats import is_continuation
-from loganalysis.levels import ALIASES, Level
+from loganalysis.formats import APACHE_LEVEL_NAMES, PYTHON_LEVEL_NAMES, is_continuation
+from loganalysis.levels import Level, level_named
 from loganalysis.reading import Entry, Grouper, decode
 
 FAST_CHUNK = 8 << 20
-# Formats whose level is always spelled out in the line (syslog may give it as a number, <11>).
-SPELLED_LEVELS = {"python": str.upper, "apache": str.lower}
+# Formats whose level is always spelled out in the line, from a known set of names (syslog may give it
+# as a number, <11>; JSON lines as any key).
+SPELLINGS = {"python": PYTHON_LEVEL_NAMES, "apache": APACHE_LEVEL_NAMES}
 
 
 def level_tokens(format_name: str, wanted: set[Level]) -> list[bytes] | None:
     """The spellings to search for, none a substring of another; None if this format cannot use them."""
-    spell = SPELLED_LEVELS.get(format_name)
-    if spell is None:
+    spellings = SPELLINGS.get(format_name)
+    if spellings is None:
         return None
-    names = sorted({spell(name) for name, level in ALIASES.items() if level in wanted}, key=len)
+    names = sorted((name for name in spellings if level_named(name) in wanted), key=len)
     minimal: list[str] = []
     for name in names:
         if not any(shorter in name for shorter in minimal):

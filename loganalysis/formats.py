@@ -26,6 +26,8 @@ Parser = Callable[[str, datetime], Header | None]
 
 _PY_TIME = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
 _PY_LEVEL = r"[A-Z]{4,8}"
+# The level names Python's logging writes (and FATAL, TRACE, NOTICE, which oslo.log and others add).
+PYTHON_LEVEL_NAMES = frozenset({"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"})
 _PYTHON_LAYOUTS = [
     # %(asctime)s - %(name)s - %(levelname)s - %(message)s   (the logging cookbook's layout)
     re.compile(rf"^(?P<ts>{_PY_TIME}) - (?P<logger>\S+) - (?P<level>{_PY_LEVEL}) - (?P<msg>.*)$"),
@@ -48,8 +50,9 @@ _SYSLOG_5424 = re.compile(
 _MESSAGE_LEVEL = re.compile(r"^(?P<level>error|fatal|warning|warn|crit|critical|notice|debug|info):", re.IGNORECASE)
 _APACHE = re.compile(
     r"^\[(?P<ts>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
-    r"\[(?:(?P<module>[^\]:]+):)?(?P<level>[a-z]+\d?)\] (?P<msg>.*)$"
+    r"\[(?:(?P<module>[^\]:]+):)?(?P<level>emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])\] (?P<msg>.*)$"
 )
+APACHE_LEVEL_NAMES = frozenset({"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug", "trace"})
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -75,7 +78,7 @@ def parse_python(line: str, _reference: datetime) -> Header | None:
         found = layout.match(line)
         if found is None:
             continue
-        level = level_named(found["level"])
+        level = level_named(found["level"]) if found["level"] in PYTHON_LEVEL_NAMES else None
         if level is None:
             continue
         stamp = found.groupdict().get("ts")
