@@ -7,7 +7,7 @@ PORT ?= 8080
 # PostgreSQL for the second pass of the suite: a throwaway database the tests create and own.
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/gateway_test
 
-.PHONY: run test lint typecheck spec pytest-sqlite pytest-postgres admin clean
+.PHONY: run test lint typecheck spec pytest-sqlite pytest-postgres admin bench-logs clean
 
 $(BIN)/.runtime: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ pytest-sqlite: $(BIN)/.dev
 
 pytest-postgres: $(BIN)/.dev
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
+
+# Not part of `make test`: generates a 1 GiB log and prints figures (several minutes).
+bench-logs: $(BIN)/.dev
+	$(BIN)/python -m benchmarks.logs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis reports

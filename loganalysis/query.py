@@ -20,12 +20,12 @@ from loganalysis.sources import Snapshot
 FINGERPRINT_BYTES = 256
 # A request reads at most this much before answering with what it found and a cursor to go on from,
 # so no request can keep the service busy for long, whatever the file size or the filters.
-SCAN_BUDGET_BYTES = 512 * 1024 * 1024
+SCAN_BUDGET_BYTES = 64 * 1024 * 1024
 # A line still being written has no newline yet; it is held back until the file has been still this long.
 SETTLE = timedelta(seconds=1)
 SEEK_WINDOW = 256 * 1024
 # The level-filtered scan touches few lines, so one request may cover more of the file.
-FAST_SCAN_BUDGET_BYTES = 4 * 1024 * 1024 * 1024
+FAST_SCAN_BUDGET_BYTES = 1024 * 1024 * 1024
 
 
 class BadCursor(ValueError):

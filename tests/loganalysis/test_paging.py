@@ -20,7 +20,13 @@ from loganalysis.service import LogCatalog, level_counts, list_entries, recent_e
 from loganalysis.sources import LogSource
 
 LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
-LATER = datetime.now(UTC) + timedelta(minutes=1)  # "now" for reads: every file has settled by then
+
+
+def later() -> datetime:
+    """ "Now" for reads that should see every file settled (written more than a second ago)."""
+    return datetime.now(UTC) + timedelta(minutes=1)
+
+
 NO_FILTERS = Filters()
 
 
@@ -47,7 +53,7 @@ def read(log: Path) -> Read:
         options.setdefault("limit", 100)
         options.setdefault("cursor", None)
         options.setdefault("newest_first", False)
-        return list_entries(catalog, "app", filters, now=options.pop("now", LATER), **options)
+        return list_entries(catalog, "app", filters, now=options.pop("now", None) or later(), **options)
 
     return run
 
@@ -201,7 +207,7 @@ def test_a_time_range_does_not_read_the_whole_file(tmp_path: Path, monkeypatch: 
     catalog = LogCatalog((LogSource("big", path, None),))
     since = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=199_990)
 
-    page = list_entries(catalog, "big", Filters(since=since), limit=100, cursor=None, newest_first=False, now=LATER)
+    page = list_entries(catalog, "big", Filters(since=since), limit=100, cursor=None, newest_first=False, now=later())
 
     assert messages(page) == [f"event {n}" for n in range(199_990, 200_000)]
     assert starts[0] > path.stat().st_size - 2 * loganalysis.query.SEEK_WINDOW
@@ -355,7 +361,7 @@ def test_the_fast_level_scan_finds_exactly_what_the_line_reader_finds(
     def collect(filters: Filters) -> list[dict[str, Any]]:
         items, cursor = [], None
         while True:
-            page = list_entries(catalog, "mixed", filters, limit=37, cursor=cursor, newest_first=False, now=LATER)
+            page = list_entries(catalog, "mixed", filters, limit=37, cursor=cursor, newest_first=False, now=later())
             items += page["items"]
             if not page["items"] and page["next_cursor"] == cursor:
                 return items
@@ -374,7 +380,7 @@ def test_the_last_line_of_a_finished_file_is_found_by_level() -> None:
     catalog = LogCatalog((LogSource("httpd", LOGS / "Apache_2k.log", None),))
 
     page = list_entries(
-        catalog, "httpd", Filters(min_level=Level.ERROR), limit=1000, cursor=None, newest_first=False, now=LATER
+        catalog, "httpd", Filters(min_level=Level.ERROR), limit=1000, cursor=None, newest_first=False, now=later()
     )
 
     assert len(page["items"]) == 595
