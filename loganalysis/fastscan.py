@@ -14,7 +14,7 @@ from loganalysis.formats import APACHE_LEVEL_NAMES, PYTHON_LEVEL_NAMES, is_conti
 from loganalysis.levels import Level, level_named
 from loganalysis.reading import Entry, Grouper, decode
 
-FAST_CHUNK = 8 << 20
+FAST_CHUNK = 4 << 20
 # Formats whose level is always spelled out in the line, from a known set of names (syslog may give it
 # as a number, <11>; JSON lines as any key).
 SPELLINGS = {"python": PYTHON_LEVEL_NAMES, "apache": APACHE_LEVEL_NAMES}
@@ -45,13 +45,13 @@ def scan(
         end = data.rfind(b"\n") + 1
         if end == 0:
             return  # a single line longer than a chunk: leave it to the line-by-line reader
-        region = memoryview(data)[:end].tobytes() if end != len(data) else data
+        region = data  # only its first `end` bytes are complete lines; searches stop there
         hits: set[int] = set()
         for token in tokens:
-            found = region.find(token)
+            found = region.find(token, 0, end)
             while found >= 0:
                 hits.add(found)
-                found = region.find(token, found + 1)
+                found = region.find(token, found + 1, end)
         done = 0  # region offset up to which lines are handled
         restart: int | None = None
         for hit in sorted(hits):
