@@ -207,15 +207,18 @@ def _oldest_first(
         if entry.end > snap.size:
             break  # appended after we looked: the next poll takes it
         reached = entry.end
-        if filters.until is not None and entry.timestamp is not None and entry.timestamp > filters.until:
-            break
-        if filters.keep(entry):
-            found.append((snap, entry))
-            if len(found) == limit:
-                break
-        if reached >= budget_end:
+        if _collect(snap, entry, filters, found, limit) or reached >= budget_end:
             break
     return Page(found, position_at(snap, file, reached).encode(snap.source.name, False))
+
+
+def _collect(snap: Snapshot, entry: Entry, filters: Filters, found: list[tuple[Snapshot, Entry]], limit: int) -> bool:
+    """Adds the entry if the filters keep it; True when the page is full or the range is over."""
+    if filters.until is not None and entry.timestamp is not None and entry.timestamp > filters.until:
+        return True
+    if filters.keep(entry):
+        found.append((snap, entry))
+    return len(found) == limit
 
 
 def _oldest_first_fast(
@@ -231,7 +234,6 @@ def _oldest_first_fast(
     settled: bool,
 ) -> Page | None:
     """The level-filtered scan up to the last complete line; None hands over to the line reader."""
-    file.seek(0, 2)
     stop = min(snap.size, start + FAST_SCAN_BUDGET_BYTES)
     file.seek(max(start, stop - 1))
     if stop > start and file.read(1) != b"\n":
@@ -239,14 +241,8 @@ def _oldest_first_fast(
     reached = start
     for entry, position in scan(file, start, stop, grouper, tokens, wanted):
         reached = position
-        if entry is None:
-            continue
-        if filters.until is not None and entry.timestamp is not None and entry.timestamp > filters.until:
+        if entry is not None and _collect(snap, entry, filters, found, limit):
             break
-        if filters.keep(entry):
-            found.append((snap, entry))
-            if len(found) == limit:
-                break
     if reached < stop and len(found) < limit:
         return None
     if reached == stop < snap.size and len(found) < limit:
