@@ -51,13 +51,14 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     settings = settings or Settings.from_env()
     spec = load_spec()
     hashing = settings.password_hashing
+    db = Database(settings.database_url)
     services = Services(
         settings=settings,
-        db=Database(settings.database_url),
+        db=db,
         passwords=Passwords(
             time_cost=hashing.time_cost, memory_kib=hashing.memory_kib, parallelism=hashing.parallelism
         ),
-        logs=LogCatalog(settings.log_sources),
+        logs=LogCatalog(settings.log_sources, db),
     )
 
     @asynccontextmanager

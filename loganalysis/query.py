@@ -98,14 +98,14 @@ class Page:
     next_cursor: str | None
 
 
-def _fingerprint(file: BinaryIO, length: int) -> str:
+def fingerprint_of(file: BinaryIO, length: int) -> str:
     file.seek(0)
     return hashlib.sha256(file.read(length)).hexdigest()[:32]
 
 
 def position_at(snap: Snapshot, file: BinaryIO, offset: int) -> Position:
     length = min(FINGERPRINT_BYTES, snap.size)
-    return Position(snap.device, snap.inode, offset, _fingerprint(file, length), length)
+    return Position(snap.device, snap.inode, offset, fingerprint_of(file, length), length)
 
 
 def _same_file(snap: Snapshot, file: BinaryIO, position: Position) -> bool:
@@ -113,18 +113,18 @@ def _same_file(snap: Snapshot, file: BinaryIO, position: Position) -> bool:
         (snap.device, snap.inode) == (position.device, position.inode)
         and snap.size >= position.offset
         and snap.size >= position.fingerprint_length
-        and _fingerprint(file, position.fingerprint_length) == position.fingerprint
+        and fingerprint_of(file, position.fingerprint_length) == position.fingerprint
     )
 
 
-def _rotated_copy(snap: Snapshot, position: Position) -> Path | None:
-    """After `mv app.log app.log.1`, the cursor's file lives on under the first rotated name."""
-    candidate = snap.source.path.with_name(snap.source.path.name + ".1")
+def rotated_copy(path: Path, device: int, inode: int) -> Path | None:
+    """After `mv app.log app.log.1`, the file a cursor points into lives on under the rotated name."""
+    candidate = path.with_name(path.name + ".1")
     try:
         status = candidate.stat()
     except OSError:
         return None
-    return candidate if (status.st_dev, status.st_ino) == (position.device, position.inode) else None
+    return candidate if (status.st_dev, status.st_ino) == (device, inode) else None
 
 
 def _first_timestamp_after(file: BinaryIO, offset: int, grouper: Grouper) -> tuple[int, datetime] | None:
@@ -175,7 +175,7 @@ def _oldest_first(
     grouper = Grouper(snap.format, snap.reference)
     found: list[tuple[Snapshot, Entry]] = []
     if position is not None and not _same_file(snap, file, position):
-        rotated = _rotated_copy(snap, position)
+        rotated = rotated_copy(snap.source.path, position.device, position.inode)
         if rotated is not None:
             # Finish the rotated file first, then go on in the new one: nothing lost, nothing twice.
             with rotated.open("rb") as old:
@@ -279,7 +279,7 @@ def _filtered(entries: Iterator[Entry], filters: Filters, size: int) -> Iterator
 def _newest_first(snap: Snapshot, file: BinaryIO, filters: Filters, limit: int, position: Position | None) -> Page:
     grouper = Grouper(snap.format, snap.reference)
     if position is not None and not _same_file(snap, file, position):
-        rotated = _rotated_copy(snap, position)
+        rotated = rotated_copy(snap.source.path, position.device, position.inode)
         if rotated is None:
             return Page([], None)  # what came before the cursor is gone with the old file
         with rotated.open("rb") as old:

@@ -13,11 +13,16 @@ from typing import Any
 
 from domain.errors import InvalidInput, NotFound
 from domain.timefmt import rfc3339
+from loganalysis import index
 from loganalysis.levels import Level
-from loganalysis.query import SCAN_BUDGET_BYTES, BadCursor, Filters, Page, position_at, read_page, seek_time
-from loganalysis.reading import Entry, Grouper, lines_forward
+from loganalysis.query import BadCursor, Filters, Page, position_at, read_page
+from loganalysis.reading import Entry
 from loganalysis.sources import LogSource, Snapshot, snapshot
+from storage.db import Database
 
+# A dashboard call waits at most this long for the counts to catch up with the file, then answers
+# with what is counted (complete: false); the next call goes on from there.
+CATCH_UP_SECONDS = 2.0
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400}
 MAX_BUCKETS = 10_000
 
@@ -25,6 +30,7 @@ MAX_BUCKETS = 10_000
 @dataclass(frozen=True)
 class LogCatalog:
     sources: tuple[LogSource, ...]
+    db: Database
 
     def find(self, name: str) -> LogSource:
         for source in self.sources:
@@ -152,47 +158,29 @@ def recent_errors(catalog: LogCatalog, *, since: datetime | None, limit: int, cu
 def level_counts(
     catalog: LogCatalog, name: str, *, interval: str, since: datetime | None, until: datetime | None
 ) -> dict[str, Any]:
-    """Entries per level per time bucket; entries without a time or a level are counted apart."""
+    """Entries per level per time bucket, added up from the per-minute counts (taken up to the end of
+    the file first, for at most CATCH_UP_SECONDS). `since` and `until` count whole minutes."""
     _check_range(since, until)
     seconds = INTERVALS[interval]
     if since is not None and until is not None and (until - since).total_seconds() / seconds > MAX_BUCKETS:
         raise InvalidInput(f"That range holds more than {MAX_BUCKETS} buckets of {interval}; choose a larger interval.")
-    snap = snapshot(catalog.find(name))
+    source = catalog.find(name)
+    snap = snapshot(source)
+    complete = index.catch_up(catalog.db, snap, seconds=CATCH_UP_SECONDS) if snap is not None else True
+    first = int(since.timestamp()) // 60 if since else None
+    last = int(until.timestamp()) // 60 if until else None
     buckets: dict[int, Counter[str]] = {}
-    undated = 0
-    complete = True
-    if snap is not None:
-        grouper = Grouper(snap.format, snap.reference)
-        with snap.source.path.open("rb") as file:
-            start = seek_time(file, snap.size, since, grouper)[0] if since and snap.format != "plain" else 0
-            for entry in grouper.forward(lines_forward(file, start, include_unterminated=True)):
-                if entry.end > snap.size:
-                    break
-                if entry.end - start > SCAN_BUDGET_BYTES:
-                    complete = False
-                    break
-                stamp = entry.timestamp
-                if stamp is None:
-                    undated += since is None and until is None
-                    continue
-                if until is not None and stamp > until:
-                    break
-                if since is not None and stamp < since:
-                    continue
-                key = int(stamp.timestamp()) // seconds
-                bucket = buckets.setdefault(key, Counter())
-                if len(buckets) > MAX_BUCKETS:
-                    raise InvalidInput(
-                        f"The log spans more than {MAX_BUCKETS} buckets of {interval}; choose a larger interval."
-                    )
-                bucket[entry.level.label if entry.level else "unknown"] += 1
+    for minute, level, count in index.counts_between(catalog.db, name, first, last):
+        buckets.setdefault(minute * 60 // seconds, Counter())[level] += count
+    if len(buckets) > MAX_BUCKETS:
+        raise InvalidInput(f"The log spans more than {MAX_BUCKETS} buckets of {interval}; choose a larger interval.")
     return {
         "source": name,
         "interval": interval,
         "since": rfc3339(since) if since else None,
         "until": rfc3339(until) if until else None,
         "complete": complete,
-        "undated": undated,
+        "undated": index.undated(catalog.db, name) if since is None and until is None else 0,
         "buckets": [
             {
                 "start": rfc3339(datetime.fromtimestamp(key * seconds, UTC)),

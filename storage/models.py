@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -86,3 +87,28 @@ class TokenRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_tokens_user_created_at_id", "user_id", "created_at", "id"),)
+
+
+class LogIndexPosition(Base):
+    """How far the level counts of a log source have been taken, and in which file."""
+
+    __tablename__ = "log_index_positions"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    fingerprint_length: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    undated: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogLevelMinute(Base):
+    """Entries of one level stamped within one minute, per source: what dashboards add up."""
+
+    __tablename__ = "log_level_minutes"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # minutes since 1970-01-01 UTC
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)

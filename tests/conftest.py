@@ -26,7 +26,7 @@ from storage.migrate import upgrade
 
 # Argon2id still, at the smallest cost it accepts: the suite signs up hundreds of users.
 FAST_HASHING = PasswordHashing(time_cost=1, memory_kib=64, parallelism=1)
-TABLES = ("tokens", "posts", "users")
+TABLES = ("tokens", "posts", "users", "log_level_minutes", "log_index_positions")
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
 

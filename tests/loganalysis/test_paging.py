@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from loganalysis.levels import Level
 from loganalysis.query import Filters
 from loganalysis.service import LogCatalog, level_counts, list_entries, recent_errors
 from loganalysis.sources import LogSource
+from storage.db import Database
 
 LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
 
@@ -38,6 +39,23 @@ def line(n: int, level: str = "INFO", message: str | None = None) -> str:
 Read = Callable[..., dict[str, Any]]
 
 
+Catalog = Callable[..., LogCatalog]
+
+
+@pytest.fixture
+def catalog(database_url: str) -> Iterator[Catalog]:
+    """Builds a catalog of the given sources over this test's database (where level counts are kept)."""
+    databases: list[Database] = []
+
+    def build(*sources: LogSource) -> LogCatalog:
+        databases.append(Database(database_url))
+        return LogCatalog(sources, databases[-1])
+
+    yield build
+    for db in databases:
+        db.dispose()
+
+
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     path = tmp_path / "app.log"
@@ -46,14 +64,14 @@ def log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def read(log: Path) -> Read:
-    catalog = LogCatalog((LogSource("app", log, "python"),))
+def read(log: Path, catalog: Catalog) -> Read:
+    logs = catalog(LogSource("app", log, "python"))
 
     def run(filters: Filters = NO_FILTERS, **options: Any) -> dict[str, Any]:
         options.setdefault("limit", 100)
         options.setdefault("cursor", None)
         options.setdefault("newest_first", False)
-        return list_entries(catalog, "app", filters, now=options.pop("now", None) or later(), **options)
+        return list_entries(logs, "app", filters, now=options.pop("now", None) or later(), **options)
 
     return run
 
@@ -191,7 +209,9 @@ def test_filters_by_level_time_and_text(log: Path, read: Read) -> None:
     assert messages(read(Filters(text="DISK"))) == ["disk full", "Disk gone"]
 
 
-def test_a_time_range_does_not_read_the_whole_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_time_range_does_not_read_the_whole_file(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "big.log"
     with path.open("w") as file:
         for n in range(0, 200_000, 1000):
@@ -204,10 +224,10 @@ def test_a_time_range_does_not_read_the_whole_file(tmp_path: Path, monkeypatch: 
         return original(file, start, **options)
 
     monkeypatch.setattr(loganalysis.query, "lines_forward", recording)
-    catalog = LogCatalog((LogSource("big", path, None),))
+    logs = catalog(LogSource("big", path, None))
     since = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=199_990)
 
-    page = list_entries(catalog, "big", Filters(since=since), limit=100, cursor=None, newest_first=False, now=later())
+    page = list_entries(logs, "big", Filters(since=since), limit=100, cursor=None, newest_first=False, now=later())
 
     assert messages(page) == [f"event {n}" for n in range(199_990, 200_000)]
     assert starts[0] > path.stat().st_size - 2 * loganalysis.query.SEEK_WINDOW
@@ -254,24 +274,24 @@ def test_a_cursor_keeps_its_order(read: Read) -> None:
         read(cursor=cursor, newest_first=True)
 
 
-def test_an_unknown_source_is_not_found(read: Read, log: Path) -> None:
+def test_an_unknown_source_is_not_found(catalog: Catalog, read: Read, log: Path) -> None:
     with pytest.raises(NotFound):
-        list_entries(LogCatalog(()), "app", Filters(), limit=1, cursor=None, newest_first=True)
+        list_entries(catalog(), "app", Filters(), limit=1, cursor=None, newest_first=True)
 
 
-def test_a_missing_file_reads_as_empty(tmp_path: Path) -> None:
-    catalog = LogCatalog((LogSource("gone", tmp_path / "missing.log", None),))
+def test_a_missing_file_reads_as_empty(catalog: Catalog, tmp_path: Path) -> None:
+    logs = catalog(LogSource("gone", tmp_path / "missing.log", None))
 
-    page = list_entries(catalog, "gone", Filters(), limit=5, cursor=None, newest_first=True)
+    page = list_entries(logs, "gone", Filters(), limit=5, cursor=None, newest_first=True)
 
     assert page == {"items": [], "next_cursor": None}
 
 
-def test_recent_errors_merge_every_source_newest_first(tmp_path: Path) -> None:
+def test_recent_errors_merge_every_source_newest_first(catalog: Catalog, tmp_path: Path) -> None:
     web, worker = tmp_path / "web.log", tmp_path / "worker.log"
     web.write_text("".join(line(n, "ERROR" if n % 3 == 0 else "INFO", f"web {n}") for n in range(0, 30, 2)))
     worker.write_text("".join(line(n, "ERROR", f"worker {n}") for n in range(1, 30, 4)))
-    catalog = LogCatalog((LogSource("web", web, None), LogSource("worker", worker, None)))
+    logs = catalog(LogSource("web", web, None), LogSource("worker", worker, None))
     expected = sorted(
         [(n, f"web {n}") for n in range(0, 30, 2) if n % 3 == 0] + [(n, f"worker {n}") for n in range(1, 30, 4)],
         reverse=True,
@@ -280,7 +300,7 @@ def test_recent_errors_merge_every_source_newest_first(tmp_path: Path) -> None:
     found: list[str] = []
     cursor = None
     while True:
-        page = recent_errors(catalog, since=None, limit=3, cursor=cursor)
+        page = recent_errors(logs, since=None, limit=3, cursor=cursor)
         found += messages(page)
         cursor = page["next_cursor"]
         if cursor is None:
@@ -289,11 +309,11 @@ def test_recent_errors_merge_every_source_newest_first(tmp_path: Path) -> None:
     assert found == [message for _, message in expected]
 
 
-def test_level_counts_per_bucket(tmp_path: Path) -> None:
-    catalog = LogCatalog((LogSource("nova", LOGS / "OpenStack_2k.log", "python"),))
+def test_level_counts_per_bucket(catalog: Catalog, tmp_path: Path) -> None:
+    logs = catalog(LogSource("nova", LOGS / "OpenStack_2k.log", "python"))
 
-    hourly = level_counts(catalog, "nova", interval="1h", since=None, until=None)
-    by_minute = level_counts(catalog, "nova", interval="1m", since=None, until=None)
+    hourly = level_counts(logs, "nova", interval="1h", since=None, until=None)
+    by_minute = level_counts(logs, "nova", interval="1m", since=None, until=None)
 
     assert [bucket["counts"] for bucket in hourly["buckets"]] == [{"info": 1969, "warning": 31}]
     assert hourly["buckets"][0]["start"] == "2017-05-16T00:00:00Z"
@@ -301,14 +321,14 @@ def test_level_counts_per_bucket(tmp_path: Path) -> None:
     assert hourly["complete"] is True
 
 
-def test_level_counts_refuse_a_backward_range_or_too_many_buckets() -> None:
-    catalog = LogCatalog((LogSource("nova", LOGS / "OpenStack_2k.log", "python"),))
+def test_level_counts_refuse_a_backward_range_or_too_many_buckets(catalog: Catalog) -> None:
+    logs = catalog(LogSource("nova", LOGS / "OpenStack_2k.log", "python"))
     start = datetime(2017, 1, 1, tzinfo=UTC)
 
     with pytest.raises(InvalidInput, match="since"):
-        level_counts(catalog, "nova", interval="1h", since=start, until=start - timedelta(days=1))
+        level_counts(logs, "nova", interval="1h", since=start, until=start - timedelta(days=1))
     with pytest.raises(InvalidInput, match="buckets"):
-        level_counts(catalog, "nova", interval="1m", since=start, until=start + timedelta(days=30))
+        level_counts(logs, "nova", interval="1m", since=start, until=start + timedelta(days=30))
 
 
 def test_reading_never_loads_a_file_whole(log: Path, read: Read) -> None:
@@ -339,7 +359,7 @@ def test_reading_never_loads_a_file_whole(log: Path, read: Read) -> None:
 
 
 def test_the_fast_level_scan_finds_exactly_what_the_line_reader_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(7)
     pieces = []
@@ -356,12 +376,12 @@ def test_the_fast_level_scan_finds_exactly_what_the_line_reader_finds(
     path = tmp_path / "mixed.log"
     path.write_text("".join(pieces).rstrip("\n"))  # and no newline at the end
     monkeypatch.setattr(loganalysis.fastscan, "FAST_CHUNK", 4096)  # entries straddle chunk ends
-    catalog = LogCatalog((LogSource("mixed", path, "python"),))
+    logs = catalog(LogSource("mixed", path, "python"))
 
     def collect(filters: Filters) -> list[dict[str, Any]]:
         items, cursor = [], None
         while True:
-            page = list_entries(catalog, "mixed", filters, limit=37, cursor=cursor, newest_first=False, now=later())
+            page = list_entries(logs, "mixed", filters, limit=37, cursor=cursor, newest_first=False, now=later())
             items += page["items"]
             if not page["items"] and page["next_cursor"] == cursor:
                 return items
@@ -376,11 +396,11 @@ def test_the_fast_level_scan_finds_exactly_what_the_line_reader_finds(
     assert sum(1 for item in collect(Filters(min_level=Level.ERROR)) if item["lines"] == 4) > 100
 
 
-def test_the_last_line_of_a_finished_file_is_found_by_level() -> None:
-    catalog = LogCatalog((LogSource("httpd", LOGS / "Apache_2k.log", None),))
+def test_the_last_line_of_a_finished_file_is_found_by_level(catalog: Catalog) -> None:
+    logs = catalog(LogSource("httpd", LOGS / "Apache_2k.log", None))
 
     page = list_entries(
-        catalog, "httpd", Filters(min_level=Level.ERROR), limit=1000, cursor=None, newest_first=False, now=later()
+        logs, "httpd", Filters(min_level=Level.ERROR), limit=1000, cursor=None, newest_first=False, now=later()
     )
 
     assert len(page["items"]) == 595
