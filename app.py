@@ -18,6 +18,7 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from starlette.middleware.cors import CORSMiddleware
 
 from domain.passwords import Passwords
+from loganalysis.index import Indexer
 from loganalysis.service import LogCatalog
 from settings import Settings
 from storage.db import Database
@@ -61,9 +62,15 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         logs=LogCatalog(settings.log_sources, db),
     )
 
+    indexer = Indexer(db, settings.log_sources, settings.log_index_seconds)
+
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        if settings.log_sources and settings.log_index_seconds > 0:
+            indexer.start()
         yield
+        if indexer.thread.is_alive():
+            indexer.stop()
         services.db.dispose()
 
     app = FlaskApp(

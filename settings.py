@@ -36,6 +36,8 @@ class Settings:
     # Checking every response against the spec costs time; tests and development turn it on.
     validate_responses: bool = False
     log_sources: tuple[LogSource, ...] = ()
+    # Pause of the background log indexer between catch-ups; 0 turns it off (stats then count on demand).
+    log_index_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -59,11 +61,25 @@ class Settings:
             raise SettingsError(str(error)) from None
         return cls(
             log_sources=log_sources,
+            log_index_seconds=_seconds(env, "GATEWAY_LOG_INDEX_SECONDS", default=5.0),
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             environment=environment,
             cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),
             validate_responses=_flag(env, "GATEWAY_VALIDATE_RESPONSES", default=environment == "development"),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, *, default: float) -> float:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise SettingsError(f"{name} must be between 0 (off) and 3600 seconds")
+    return seconds
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

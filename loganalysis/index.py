@@ -3,8 +3,11 @@ instead of reading gigabytes. Each catch-up reads only what was appended since t
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,50 +18,73 @@ from sqlalchemy.orm import Session
 from loganalysis.formats import is_continuation
 from loganalysis.query import SETTLE, fingerprint_of, rotated_copy
 from loganalysis.reading import Grouper, lines_forward
-from loganalysis.sources import Snapshot
+from loganalysis.sources import LogSource, Snapshot, snapshot
 from storage.db import Database
 from storage.models import LogIndexPosition, LogLevelMinute
 
-STEP_BYTES = 16 * 1024 * 1024  # read per transaction: the lock on a source's counts is held that long
+log = logging.getLogger("gateway.logs")
+STEP_BYTES = 16 * 1024 * 1024  # read and counted per step, with no lock held
 
 
 def catch_up(db: Database, snap: Snapshot, *, seconds: float, now: float | None = None) -> bool:
     """Counts what was appended since the last catch-up, for at most about `seconds`. True when the
     counts cover the whole file."""
     deadline = time.monotonic() + seconds
+    settled = (now or time.time()) - snap.modified.timestamp() >= SETTLE.total_seconds()
     while True:
-        if _step(db, snap, settled=(now or time.time()) - snap.modified.timestamp() >= SETTLE.total_seconds()):
+        if _step(db, snap, settled=settled):
             return True
         if time.monotonic() >= deadline:
             return False
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """Where counting stands: in which file (device, inode, first bytes) and up to which offset."""
+
+    device: int
+    inode: int
+    fingerprint: str
+    fingerprint_length: int
+    offset: int
+
+
 def _step(db: Database, snap: Snapshot, *, settled: bool) -> bool:
+    """Reads and counts one step with no lock held, then records it in a short transaction, unless
+    another worker recorded the same step first. True when the counts reach the end of the file."""
     name = snap.source.name
-    with db.write() as session:
-        _ensure_position(session, name)
-        position = _locked_position(session, db, name)
-        with snap.source.path.open("rb") as file:
-            if not _same_file(position, snap, file):
-                rotated = rotated_copy(snap.source.path, position.device, position.inode)
-                if rotated is not None and _count(session, snap, rotated, position, settled=True):
-                    return False  # the rotated file's remainder first, then the new file
-                # A new file at the path (rotated, replaced or truncated): count it from its start.
-                # What was counted before stays: it happened.
-                position.device, position.inode, position.offset = snap.device, snap.inode, 0
-                position.fingerprint_length = min(256, snap.size)
-                position.fingerprint = fingerprint_of(file, position.fingerprint_length)
-        if position.offset >= snap.size:
-            return True
-        _count(session, snap, snap.source.path, position, settled=settled)
-        return position.offset >= snap.size
+    with db.read() as session:
+        row = session.get(LogIndexPosition, name)
+        before = _Mark(row.device, row.inode, row.fingerprint, row.fingerprint_length, row.offset) if row else None
+    with snap.source.path.open("rb") as file:
+        length = min(256, snap.size)
+        fresh = _Mark(snap.device, snap.inode, fingerprint_of(file, length), length, 0)
+        same = before is not None and _same_file(before, snap, file)
+    if before is not None and not same:
+        rotated = rotated_copy(snap.source.path, before.device, before.inode)
+        if rotated is not None:
+            counted = _count(snap, rotated, before.offset, settled=True)
+            if counted[1] > before.offset:  # the rotated file's remainder first, then the new file
+                _record(db, name, before, replace(before, offset=counted[1]), counted)
+                return False
+    # Not the same file any more (rotated, replaced or truncated): count the new one from its start.
+    # What was counted before stays: it happened.
+    after = before if same and before is not None else fresh
+    if after.offset >= snap.size:
+        if after is fresh:
+            _record(db, name, before, fresh, (Counter(), 0, 0))
+        return True
+    counted = _count(snap, snap.source.path, after.offset, settled=settled)
+    recorded = _record(db, name, before, replace(after, offset=counted[1]), counted)
+    return recorded and counted[1] >= snap.size
 
 
-def _count(session: Session, snap: Snapshot, path: Path, position: LogIndexPosition, *, settled: bool) -> bool:
-    """Counts one step of `path` from the position; True if it read anything."""
+def _count(snap: Snapshot, path: Path, start: int, *, settled: bool) -> tuple[Counter[tuple[int, str]], int, int]:
+    """Entries per (minute, level) in one step of `path` from `start`: the counts, where the step
+    ended, and how many entries had no time."""
     grouper = Grouper(snap.format, snap.reference)
     counts: Counter[tuple[int, str]] = Counter()
-    start = position.offset
+    undated = 0
     reached = start
     with path.open("rb") as file:
         size = file.seek(0, 2)
@@ -68,15 +94,37 @@ def _count(session: Session, snap: Snapshot, path: Path, position: LogIndexPosit
             reached = line.end
             header = grouper.header(line.text)
             if header is None:
-                position.undated += not is_continuation(line.text)
+                undated += not is_continuation(line.text)
             elif header.timestamp is None:
-                position.undated += 1
+                undated += 1
             else:
                 counts[int(header.timestamp.timestamp()) // 60, header.level.label if header.level else "unknown"] += 1
-    if counts:
-        _add(session, snap.source.name, counts)
-    position.offset = reached
-    return reached > start
+    return counts, reached, undated
+
+
+def _record(
+    db: Database,
+    name: str,
+    before: _Mark | None,
+    after: _Mark,
+    counted: tuple[Counter[tuple[int, str]], int, int],
+) -> bool:
+    """Adds the counts and moves the mark, if the mark is still where this step started from."""
+    counts, _, undated = counted
+    with db.write() as session:
+        _ensure_position(session, name)
+        row = _locked_position(session, db, name)
+        now_at = _Mark(row.device, row.inode, row.fingerprint, row.fingerprint_length, row.offset)
+        if before is not None and now_at != before:
+            return False  # another worker counted this step meanwhile
+        if before is None and row.device != -1:
+            return False
+        if counts:
+            _add(session, name, counts)
+        row.device, row.inode, row.offset = after.device, after.inode, after.offset
+        row.fingerprint, row.fingerprint_length = after.fingerprint, after.fingerprint_length
+        row.undated += undated
+    return True
 
 
 def _add(session: Session, source: str, counts: Counter[tuple[int, str]]) -> None:
@@ -107,11 +155,11 @@ def _locked_position(session: Session, db: Database, name: str) -> LogIndexPosit
     return session.scalars(query).one()
 
 
-def _same_file(position: LogIndexPosition, snap: Snapshot, file: Any) -> bool:
+def _same_file(mark: _Mark, snap: Snapshot, file: Any) -> bool:
     return (
-        (position.device, position.inode) == (snap.device, snap.inode)
-        and snap.size >= position.offset
-        and fingerprint_of(file, position.fingerprint_length) == position.fingerprint
+        (mark.device, mark.inode) == (snap.device, snap.inode)
+        and snap.size >= mark.offset
+        and fingerprint_of(file, mark.fingerprint_length) == mark.fingerprint
     )
 
 
@@ -136,3 +184,35 @@ def forget(db: Database, source: str) -> None:
     with db.write() as session:
         session.execute(delete(LogLevelMinute).where(LogLevelMinute.source == source))
         session.execute(delete(LogIndexPosition).where(LogIndexPosition.source == source))
+
+
+class Indexer:
+    """Keeps every source's counts following its file in the background, so that a dashboard's first
+    look at a large log finds them ready. Several workers may each run one: they share the work."""
+
+    def __init__(self, db: Database, sources: tuple[LogSource, ...], pause_seconds: float) -> None:
+        self.db = db
+        self.sources = sources
+        self.pause_seconds = pause_seconds
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="log-indexer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            caught_up = True
+            for source in self.sources:
+                if self.stopping.is_set():
+                    return
+                try:
+                    snap = snapshot(source)
+                    caught_up &= snap is None or catch_up(self.db, snap, seconds=1.0)
+                except Exception:  # a bad file or a database hiccup must not end the indexer
+                    log.exception("counting the levels of log source %s failed", source.name)
+            self.stopping.wait(self.pause_seconds if caught_up else 0.05)

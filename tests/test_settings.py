@@ -16,6 +16,19 @@ def test_defaults_are_sqlite_under_var_and_no_cors() -> None:
     assert settings.environment == "development"
 
 
+def test_log_sources_are_read_with_optional_formats() -> None:
+    settings = Settings.from_env(
+        {"GATEWAY_LOG_SOURCES": "system=/var/log/syslog, app=/srv/app/app.log:jsonl, odd=/srv/x:y.log"}
+    )
+
+    assert [(s.name, str(s.path), s.format) for s in settings.log_sources] == [
+        ("system", "/var/log/syslog", None),
+        ("app", "/srv/app/app.log", "jsonl"),
+        ("odd", "/srv/x:y.log", None),
+    ]
+    assert settings.log_index_seconds == 5.0
+
+
 def test_environment_variables_are_read() -> None:
     settings = Settings.from_env(
         {
@@ -38,6 +51,12 @@ def test_environment_variables_are_read() -> None:
         ({"GATEWAY_ENV": "staging"}, "GATEWAY_ENV must be one of"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
         ({"GATEWAY_VALIDATE_RESPONSES": "maybe"}, "must be true or false"),
+        ({"GATEWAY_LOG_SOURCES": "system"}, "is not name=/path/to/file.log"),
+        ({"GATEWAY_LOG_SOURCES": "System=/var/log/syslog"}, "is not name=/path/to/file.log"),
+        ({"GATEWAY_LOG_SOURCES": "app=relative/app.log"}, "must be absolute"),
+        ({"GATEWAY_LOG_SOURCES": "app=/a.log,app=/b.log"}, "named twice"),
+        ({"GATEWAY_LOG_INDEX_SECONDS": "soon"}, "number of seconds"),
+        ({"GATEWAY_LOG_INDEX_SECONDS": "-1"}, "between 0"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:

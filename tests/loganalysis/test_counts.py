@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 import loganalysis.index
 import loganalysis.reading
@@ -17,6 +19,7 @@ import loganalysis.service
 from loganalysis.service import LogCatalog, level_counts
 from loganalysis.sources import LogSource
 from storage.db import Database
+from storage.models import LogIndexPosition
 
 Counts = Callable[..., dict[str, Any]]
 
@@ -163,3 +166,31 @@ def test_workers_counting_at_once_count_each_entry_once(log: Path, database_url:
             results = list(pool.map(worker, range(3)))
 
     assert results == [{"error": 12 + 2880, "info": 108}] * 3
+
+
+def test_the_background_indexer_has_the_counts_ready(
+    log: Path, db: Database, counts: Counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexer = loganalysis.index.Indexer(db, (LogSource("app", log, "python"),), pause_seconds=0.05)
+    indexer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while loganalysis.index.undated(db, "app") == 0 and not _indexed(db, log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        indexer.stop()
+    read_after: list[int] = []
+    monkeypatch.setattr(loganalysis.index, "_count", lambda *args, **kwargs: read_after.append(1))
+
+    result = counts(interval="1h")
+
+    assert not indexer.thread.is_alive()
+    assert result["complete"] is True
+    assert totals(result) == {"error": 12, "info": 108}
+    assert read_after == []
+
+
+def _indexed(db: Database, log: Path) -> bool:
+    with db.read() as session:
+        offset = session.scalar(select(LogIndexPosition.offset).where(LogIndexPosition.source == "app"))
+    return offset == log.stat().st_size
