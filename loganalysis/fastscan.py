@@ -14,7 +14,7 @@ from loganalysis.formats import APACHE_LEVEL_NAMES, PYTHON_LEVEL_NAMES, is_conti
 from loganalysis.levels import Level, level_named
 from loganalysis.reading import Entry, Grouper, decode
 
-FAST_CHUNK = 4 << 20
+FAST_CHUNK = 2 << 20
 # Formats whose level is always spelled out in the line, from a known set of names (syslog may give it
 # as a number, <11>; JSON lines as any key).
 SPELLINGS = {"python": PYTHON_LEVEL_NAMES, "apache": APACHE_LEVEL_NAMES}

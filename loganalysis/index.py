@@ -23,7 +23,7 @@ from storage.db import Database
 from storage.models import LogIndexPosition, LogLevelMinute
 
 log = logging.getLogger("gateway.logs")
-STEP_BYTES = 16 * 1024 * 1024  # read and counted per step, with no lock held
+STEP_BYTES = 8 * 1024 * 1024  # read and counted per step, with no lock held
 
 
 def catch_up(db: Database, snap: Snapshot, *, seconds: float, now: float | None = None) -> bool:
