@@ -45,10 +45,11 @@ def authenticate_password(db: Database, passwords: Passwords, email: str, passwo
     if not passwords.verify(user.password_hash if user else None, password) or user is None:
         raise NotAuthenticated(BAD_CREDENTIALS)
     if passwords.needs_rehash(user.password_hash):
+        upgraded = passwords.hash(password)  # before the transaction: Argon2 takes a while
         with db.write() as session:
             row = session.get(UserRow, user.id)
-            if row is not None:
-                row.password_hash = passwords.hash(password)
+            if row is not None and row.password_hash == user.password_hash:
+                row.password_hash = upgraded
     return user
 
 
