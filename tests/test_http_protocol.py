@@ -125,8 +125,11 @@ def test_the_body_limit_is_the_one_the_spec_declares(client: TestClient) -> None
     assert over.status_code == 413
 
 
-def test_unknown_query_parameters_are_refused(client: TestClient) -> None:
+def test_unknown_query_parameters_are_refused(client: TestClient, sign_up: SignUp) -> None:
+    ada = sign_up()
+
     assert_problem(client.get("/api/v1/users", params={"admin": "true"}), 400)
+    assert_problem(client.get("/api/v1/me", params={"as": "admin"}, headers=ada.auth), 400)
 
 
 def test_an_id_that_is_not_a_uuid_is_a_400(client: TestClient) -> None:
