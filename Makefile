@@ -35,8 +35,16 @@ lint: $(BIN)/.dev
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
-spec: $(BIN)/.dev
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The contract itself: valid OpenAPI 3.0, Spectral's OpenAPI and OWASP rules (.spectral.yaml), Redocly's
+# recommended rules (redocly.yaml). Any error fails the build.
+spec: $(BIN)/.dev node_modules/.installed
 	$(BIN)/openapi-spec-validator spec/openapi.yaml
+	node_modules/.bin/spectral lint spec/openapi.yaml --fail-severity=error --display-only-failures
+	REDOCLY_TELEMETRY=off node_modules/.bin/redocly lint spec/openapi.yaml
 
 pytest-sqlite: $(BIN)/.dev
 	$(BIN)/pytest
@@ -49,4 +57,4 @@ bench-logs: $(BIN)/.dev
 	$(BIN)/python -m benchmarks.logs
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis reports
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache .hypothesis reports
