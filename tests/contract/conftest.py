@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from storage.migrate import upgrade
@@ -56,3 +59,45 @@ def contract_credentials() -> Iterator[dict[str, str]]:
         for name, value in credentials.items():
             patch.setenv(name, value)
         yield credentials
+
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database_url = fresh_database(tmp_path_factory.mktemp("live"))
+    port = free_port()
+    log = tmp_path_factory.mktemp("live-log") / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [BIN / "uvicorn", "--factory", "app:create_app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=os.environ | {"DATABASE_URL": database_url, "GATEWAY_LOG_SOURCES": LOG_SOURCES},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                if httpx.get(f"{base}/openapi.json").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
