@@ -40,11 +40,14 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # The contract itself: valid OpenAPI 3.0, Spectral's OpenAPI and OWASP rules (.spectral.yaml), Redocly's
-# recommended rules (redocly.yaml). Any error fails the build.
+# recommended rules (redocly.yaml), and a TypeScript client generated from it that must type-check under
+# --strict with the code a frontend writes against it (clients/typescript). Any error fails the build.
 spec: $(BIN)/.dev node_modules/.installed
 	$(BIN)/openapi-spec-validator spec/openapi.yaml
 	node_modules/.bin/spectral lint spec/openapi.yaml --fail-severity=error --display-only-failures
 	REDOCLY_TELEMETRY=off node_modules/.bin/redocly lint spec/openapi.yaml
+	node_modules/.bin/openapi-typescript spec/openapi.yaml -o clients/typescript/gateway.d.ts
+	node_modules/.bin/tsc -p clients/typescript
 
 pytest-sqlite: $(BIN)/.dev
 	$(BIN)/pytest
