@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from connexion import FlaskApp
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.options import SwaggerUIOptions
 from starlette.middleware.cors import CORSMiddleware
 
 from domain.passwords import Passwords
@@ -22,19 +24,42 @@ from loganalysis.index import Indexer
 from loganalysis.service import LogCatalog
 from settings import Settings
 from storage.db import Database
+from storage.ratecounters import counters_for
 from web import problems
+from web.accesslog import AccessLog
+from web.deprecation import DeprecationHeaders
 from web.docs import SpecAsWrittenSwaggerUI
 from web.head import HeadAsGet
+from web.headers import SecurityHeaders
+from web.idempotency import Idempotency
 from web.limits import BodyLimit
+from web.logconfig import configure_logging
+from web.metrics import MetricsSwitch, RequestMetrics
+from web.ratelimit import RateLimit
+from web.requestid import RequestId
 from web.resolver import TagResolver
-from web.routing import OnlySpecOperations
+from web.routing import NoTrailingSlash, OnlySpecOperations
 from web.services import BindServices, Services
 from web.validation import validator_map
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "openapi.yaml"
 # Headers a browser client must be allowed to send and to read.
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match"]
-CORS_EXPOSED_HEADERS = ["ETag", "Location", "WWW-Authenticate", "Cache-Control"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID"]
+CORS_EXPOSED_HEADERS = [
+    "ETag", "Location", "WWW-Authenticate", "Cache-Control", "Retry-After", "RateLimit", "RateLimit-Policy",
+    "Idempotent-Replayed", "Deprecation", "Sunset", "Link", "X-Request-ID",
+]  # fmt: skip
+# Swagger UI shows each operationId (the method name in generated clients) and has "Try it out" on.
+SWAGGER_UI_CONFIG = {"displayOperationId": True, "tryItOutEnabled": True, "docExpansion": "list"}
+
+
+def _drop_content_type_nag(record: logging.LogRecord) -> bool:
+    """Connexion warns on every request to an operation with two body types (POST /tokens takes JSON and
+    a form), although it picks the request's own type: noise that would bury real warnings."""
+    return not record.getMessage().startswith("this operation accepts multiple content types")
+
+
+logging.getLogger("connexion.operations.openapi3").addFilter(_drop_content_type_nag)
 
 
 @functools.cache
@@ -50,6 +75,7 @@ def load_spec() -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> FlaskApp:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
     spec = load_spec()
     hashing = settings.password_hashing
     db = Database(settings.database_url)
@@ -63,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
 
     indexer = Indexer(db, settings.log_sources, settings.log_index_seconds)
+    counters = counters_for(settings.rate_limit_store, db)
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -71,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         yield
         if indexer.thread.is_alive():
             indexer.stop()
+        await counters.close()
         services.db.dispose()
 
     app = FlaskApp(
@@ -89,8 +117,17 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     # Let exceptions leave Flask so that the one error path (web.problems) answers them.
     app.app.config["PROPAGATE_EXCEPTIONS"] = True
-    app.add_api(spec)
+    app.add_api(
+        spec, swagger_ui_options=SwaggerUIOptions(swagger_ui=settings.docs, swagger_ui_config=SWAGGER_UI_CONFIG)
+    )
+    # Added first at this position, so outermost: every answer, and every log line, has the request's id.
+    app.add_middleware(RequestId, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(AccessLog, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec)
     app.add_middleware(BindServices, position=MiddlewarePosition.BEFORE_EXCEPTION, services=services)
+    app.add_middleware(
+        SecurityHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION, hsts=settings.environment == "production"
+    )
+    app.add_middleware(DeprecationHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec)
     app.add_middleware(
         CORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -104,8 +141,15 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         BodyLimit,
         position=MiddlewarePosition.BEFORE_ROUTING,
         max_bytes=spec["info"]["x-gateway-limits"]["maxRequestBodyBytes"],
+        max_seconds=spec["info"]["x-gateway-limits"]["requestBodySeconds"],
     )
+    if settings.rate_limits:
+        app.add_middleware(RateLimit, position=MiddlewarePosition.BEFORE_SECURITY, spec=spec, counters=counters)
+    app.add_middleware(NoTrailingSlash, position=MiddlewarePosition.BEFORE_ROUTING)
     app.add_middleware(OnlySpecOperations, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(Idempotency, position=MiddlewarePosition.BEFORE_VALIDATION, spec=spec, db=db)
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec, db=db)
+    app.add_middleware(MetricsSwitch, position=MiddlewarePosition.BEFORE_SECURITY, enabled=bool(settings.metrics_token))
     problems.install(app, spec)
     return app

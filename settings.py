@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,10 @@ from loganalysis.sources import LogSource, SourceConfigError, parse_sources
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'gateway.db'}"
 ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A bearer token (RFC 6750 token68), long enough that it cannot be guessed.
+METRICS_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{32,256}=*")
 
 
 class SettingsError(ValueError):
@@ -38,12 +43,35 @@ class Settings:
     log_sources: tuple[LogSource, ...] = ()
     # Pause of the background log indexer between catch-ups; 0 turns it off (stats then count on demand).
     log_index_seconds: float = 0.0
+    # The limits themselves are in the spec; these say whether they apply and where requests are counted.
+    rate_limits: bool = True
+    rate_limit_store: str = "database"
+    # The bearer token a Prometheus server sends to scrape /metrics; without one, /metrics answers 404.
+    metrics_token: str | None = None
+    # JSON lines for collectors (the default in production), readable text while developing.
+    log_format: str = "text"
+    log_level: str = "INFO"
+    # The rendered docs (Swagger UI, Redoc): on while developing, off in production unless asked for.
+    # The spec itself (openapi.json) is always served: clients are generated from it.
+    docs: bool = True
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise SettingsError(f"GATEWAY_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}")
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise SettingsError("DATABASE_URL must start with sqlite: or postgresql:")
+        if self.rate_limit_store != "database" and not self.rate_limit_store.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise SettingsError("GATEWAY_RATE_LIMIT_STORE must be 'database' or a redis:// URL")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"GATEWAY_LOG_FORMAT must be json or text, not {self.log_format!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"GATEWAY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        if self.metrics_token is not None and not METRICS_TOKEN.fullmatch(self.metrics_token):
+            raise SettingsError(
+                "GATEWAY_METRICS_TOKEN must be 32 to 256 letters, digits or -._~+/= (e.g. `openssl rand -hex 32`)"
+            )
         for origin in self.cors_origins:
             if origin == "*":
                 raise SettingsError("GATEWAY_CORS_ORIGINS lists origins one by one; '*' is not allowed")
@@ -66,6 +94,12 @@ class Settings:
             environment=environment,
             cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),
             validate_responses=_flag(env, "GATEWAY_VALIDATE_RESPONSES", default=environment == "development"),
+            rate_limits=_flag(env, "GATEWAY_RATE_LIMITS", default=True),
+            rate_limit_store=env.get("GATEWAY_RATE_LIMIT_STORE") or "database",
+            metrics_token=env.get("GATEWAY_METRICS_TOKEN") or None,
+            log_format=env.get("GATEWAY_LOG_FORMAT") or ("json" if environment == "production" else "text"),
+            log_level=(env.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
+            docs=_flag(env, "GATEWAY_DOCS", default=environment == "development"),
         )
 
 

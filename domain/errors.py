@@ -31,3 +31,9 @@ class Conflict(GatewayError):
 
 class PreconditionFailed(GatewayError):
     title = "Precondition Failed"
+
+
+class Unavailable(GatewayError):
+    """Something the service depends on (the database) cannot be reached now; it may be back soon."""
+
+    title = "Service Unavailable"

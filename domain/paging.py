@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, tuple_
@@ -30,13 +31,15 @@ def encode_cursor(created_at: datetime, row_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """A cursor is the client's to forge: only a moment the database can compare and a row id are let through."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, row_id = json.loads(raw)
-        if not isinstance(row_id, str):
-            raise TypeError(row_id)
-        return datetime.fromisoformat(created_at), row_id
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError(created_at)
+        return moment.astimezone(UTC), str(uuid.UUID(row_id))
+    except (binascii.Error, ValueError, TypeError, AttributeError, UnicodeDecodeError, OverflowError):
         raise InvalidInput("The cursor is not one this service issued. Start again without a cursor.") from None
 
 

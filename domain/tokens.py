@@ -94,7 +94,11 @@ def actor_for(db: Database, secret: str) -> Actor | None:
         ).first()
     if found is None or found.expires_at <= now():
         return None
-    return Actor(found.id, frozenset(found.scopes.split()), found.is_admin)
+    scopes = frozenset(found.scopes.split())
+    if not found.is_admin:
+        # An account no longer an administrator loses these at once, whatever its tokens were granted.
+        scopes -= ADMIN_ONLY_SCOPES
+    return Actor(found.id, scopes, found.is_admin)
 
 
 def list_page(db: Database, actor: Actor, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
@@ -109,14 +113,18 @@ def list_page(db: Database, actor: Actor, *, limit: int, cursor: str | None) -> 
 def get(db: Database, actor: Actor, token_id: str) -> dict[str, Any]:
     with db.read() as session:
         token = session.get(TokenRow, token_id)
-        # Another user's token is "not found": its existence is none of the caller's business.
-        if token is None or token.user_id != actor.user_id:
+        # Another user's token is "not found": its existence is none of the caller's business,
+        # unless the caller acts as an administrator (who may look into and revoke any token).
+        if token is None or (token.user_id != actor.user_id and not actor.acts_as_admin):
             raise NotFound("You have no token with this id.")
         return view(token)
 
 
 def revoke(db: Database, actor: Actor, token_id: str) -> None:
     with db.write() as session:
-        result = session.execute(delete(TokenRow).where(TokenRow.id == token_id, TokenRow.user_id == actor.user_id))
+        revocable = delete(TokenRow).where(TokenRow.id == token_id)
+        if not actor.acts_as_admin:
+            revocable = revocable.where(TokenRow.user_id == actor.user_id)
+        result = session.execute(revocable)
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound("You have no token with this id.")

@@ -128,6 +128,8 @@ def delete(db: Database, actor: Actor, user_id: str, expected: Expected | None) 
 
 
 def find_by_email(session: Session, email: str) -> UserRow | None:
+    if "\x00" in email:
+        return None  # no email has one (the schema forbids it), and PostgreSQL refuses to compare it
     return session.scalar(select(UserRow).where(UserRow.email_key == email_key(email)))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connexion import request
 from connexion.lifecycle import ConnexionResponse
 
 from domain.access import Actor
+from domain.errors import InvalidInput
 from domain.paging import Page
 from domain.tokens import actor_for
 from domain.versions import Expected, tag_of
@@ -15,6 +17,8 @@ from web.services import Services, current
 
 JSON = {"Content-Type": "application/json"}
 Response = tuple[Any, int, dict[str, str]]
+# No header value may hold these (RFC 9110); a CR/LF in one is an attempt to smuggle another header.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def services() -> Services:
@@ -23,6 +27,10 @@ def services() -> Services:
 
 def actor(token_info: dict[str, Any]) -> Actor:
     return Actor(token_info["sub"], frozenset(token_info["scopes"]), token_info["is_admin"])
+
+
+def sent_credentials() -> bool:
+    return "Authorization" in request.headers
 
 
 def optional_actor() -> Actor | None:
@@ -38,13 +46,21 @@ def etag(representation: dict[str, Any]) -> str:
     return f'"{tag_of(representation)}"'
 
 
+def _conditional(name: str) -> str | None:
+    """A conditional header, refused rather than guessed at when it holds control characters."""
+    header: str | None = request.headers.get(name)
+    if header is not None and _CONTROL.search(header):
+        raise InvalidInput(f"The {name} header holds control characters.")
+    return header
+
+
 def _entity_tags(header: str) -> list[str]:
     return [part.strip() for part in header.split(",") if part.strip()]
 
 
 def expected() -> Expected | None:
     """The If-Match header as a precondition: strong comparison, so weak tags never match."""
-    header = request.headers.get("If-Match")
+    header = _conditional("If-Match")
     if header is None:
         return None
     tags = _entity_tags(header)
@@ -55,7 +71,7 @@ def expected() -> Expected | None:
 
 def not_modified(representation: dict[str, Any]) -> bool:
     """If-None-Match with weak comparison, as RFC 9110 asks for GET."""
-    header = request.headers.get("If-None-Match")
+    header = _conditional("If-None-Match")
     if header is None:
         return False
     current_tag = etag(representation)

@@ -20,6 +20,10 @@ async def check_password(username: str, password: str) -> dict[str, Any] | None:
         password = password.encode("latin-1").decode("utf-8")
     except UnicodeError:
         return None
+    if not username:
+        # No account has an empty email. Swagger UI's "Authorize" sends `Basic :` (no OAuth client) with
+        # its password grant, whose credentials are in the form: no Argon2 work for that.
+        return None
     try:
         user = await to_thread.run_sync(tokens.authenticate_password, gateway.db, gateway.passwords, username, password)
     except NotAuthenticated:

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +23,8 @@ FINGERPRINT_BYTES = 256
 SCAN_BUDGET_BYTES = 64 * 1024 * 1024
 # A line still being written has no newline yet; it is held back until the file has been still this long.
 SETTLE = timedelta(seconds=1)
+# `until` at the last moment a datetime holds takes in everything: there is no moment after it to seek.
+LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
 SEEK_WINDOW = 256 * 1024
 # The level-filtered scan touches few lines, so one request may cover more of the file.
 FAST_SCAN_BUDGET_BYTES = 1024 * 1024 * 1024
@@ -286,7 +288,7 @@ def _newest_first(snap: Snapshot, file: BinaryIO, filters: Filters, limit: int, 
             return _backward(snap, old, grouper, filters, limit, position.offset, position)
     if position is not None:
         end = position.offset
-    elif filters.until is not None and snap.format != "plain":
+    elif filters.until is not None and snap.format != "plain" and filters.until < LAST_MOMENT:
         end = seek_time(file, snap.size, filters.until + timedelta(microseconds=1), grouper)[1]
     else:
         end = snap.size

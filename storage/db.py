@@ -49,7 +49,16 @@ class Database:
         if self.is_sqlite:
             self.engine = self._sqlite_engine()
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            # Fail fast when the server is away (a 503 in seconds, not a hung request); pre-ping replaces
+            # connections that died with it, so the service recovers by itself when it is back.
+            self.engine = create_engine(
+                self.url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=10,
+                pool_timeout=5,
+                connect_args={"connect_timeout": 3},
+            )
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -112,3 +113,29 @@ class LogLevelMinute(Base):
     minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # minutes since 1970-01-01 UTC
     level: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateCounter(Base):
+    """Requests counted in the current fixed window of one rate-limit key (a policy and a client)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    resets_at: Mapped[float] = mapped_column(Float)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a POST sent with an Idempotency-Key, kept to be replayed to its retries."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # digest of caller, operation and key
+    request_digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None while the first is running
+    headers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of [name, value]
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+    def claimed_at(self, kept_seconds: float) -> float:
+        return self.expires_at - kept_seconds

@@ -26,7 +26,7 @@ from storage.migrate import upgrade
 
 # Argon2id still, at the smallest cost it accepts: the suite signs up hundreds of users.
 FAST_HASHING = PasswordHashing(time_cost=1, memory_kib=64, parallelism=1)
-TABLES = ("tokens", "posts", "users", "log_level_minutes", "log_index_positions")
+TABLES = ("tokens", "posts", "users", "log_level_minutes", "log_index_positions", "rate_counters", "idempotency_keys")
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
 
@@ -37,6 +37,18 @@ def _recreate_postgres_database(url: str) -> None:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{target.database}"'))
     maintenance.dispose()
+
+
+def empty_database(tmp_path: Path) -> str:
+    """An empty, migrated database for a server process: a SQLite file in `tmp_path`, or the suite's
+    PostgreSQL database made anew."""
+    if POSTGRES_URL:
+        _recreate_postgres_database(POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    upgrade(url)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +79,11 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, password_hashing=FAST_HASHING, validate_responses=True)
+    # Rate limits are off for the suite, which signs up hundreds of users from one address;
+    # tests/test_rate_limits.py turns them on.
+    return Settings(
+        database_url=database_url, password_hashing=FAST_HASHING, validate_responses=True, rate_limits=False
+    )
 
 
 @pytest.fixture

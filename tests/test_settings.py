@@ -62,3 +62,17 @@ def test_environment_variables_are_read() -> None:
 def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "docs"),
+    [
+        ({}, True),
+        ({"GATEWAY_ENV": "production"}, False),
+        ({"GATEWAY_ENV": "production", "GATEWAY_DOCS": "on"}, True),
+        ({"GATEWAY_DOCS": "off"}, False),
+    ],
+    ids=["development shows them", "production hides them", "production on request", "development on request"],
+)
+def test_the_docs_pages_are_on_while_developing_and_off_in_production(env: dict[str, str], docs: bool) -> None:
+    assert Settings.from_env(env).docs is docs

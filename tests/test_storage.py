@@ -1,5 +1,5 @@
 """The database under the API: migrations match the models, concurrent writers neither fail nor
-overwrite each other."""
+overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one wins)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from connexion import FlaskApp
+from httpx import Response
 from sqlalchemy import create_engine, func, select
 from starlette.testclient import TestClient
 
@@ -63,22 +65,48 @@ def test_two_worker_processes_writing_at_once_both_succeed(database_url: str) ->
     assert written == stored == 2 * WRITES_PER_WORKER
 
 
-def test_concurrent_updates_with_the_same_if_match_let_exactly_one_win(app: FlaskApp, sign_up: SignUp) -> None:
+# Writers that all send the ETag they read, at the same moment.
+RACES = {
+    "PATCH": ["PATCH"] * 6,
+    "PUT": ["PUT"] * 6,
+    "DELETE": ["DELETE"] * 6,
+    "PATCH, PUT and DELETE": ["PATCH", "PUT", "DELETE"] * 2,
+}
+
+
+@pytest.mark.parametrize("methods", RACES.values(), ids=RACES.keys())
+def test_concurrent_writes_with_the_same_if_match_let_exactly_one_win(
+    app: FlaskApp, sign_up: SignUp, methods: list[str]
+) -> None:
     ada = sign_up()
     with TestClient(app) as client:
         created = client.post("/api/v1/posts", json={"title": "t", "body": "b"}, headers=ada.auth)
     url, etag = created.headers["Location"], created.headers["ETag"]
-    writers = 6
-    start = threading.Barrier(writers)
+    start = threading.Barrier(len(methods))
 
-    def update(n: int) -> int:
+    def write(n: int) -> Response:
+        body = {"title": f"writer {n}", "body": f"written by writer {n}"} if methods[n] != "DELETE" else None
         with TestClient(app) as client:
             start.wait()
-            response = client.patch(url, json={"title": f"writer {n}"}, headers=ada.auth | {"If-Match": etag})
-            status: int = response.status_code
-            return status
+            answer: Response = client.request(methods[n], url, json=body, headers=ada.auth | {"If-Match": etag})
+            return answer
 
-    with ThreadPoolExecutor(max_workers=writers) as pool:
-        statuses = sorted(pool.map(update, range(writers)))
+    with ThreadPoolExecutor(max_workers=len(methods)) as pool:
+        answers = list(pool.map(write, range(len(methods))))
 
-    assert statuses == [200] + [412] * (writers - 1)
+    winners = [answer for answer in answers if answer.status_code < 300]
+    losers = sorted(answer.status_code for answer in answers if answer.status_code >= 300)
+    with TestClient(app) as client:
+        final = client.get(url)
+    assert len(winners) == 1, [answer.status_code for answer in answers]
+    if winners[0].request.method == "DELETE":
+        assert winners[0].status_code == 204
+        assert final.status_code == 404
+        # A write that reads the post after the deletion finds nothing (404 comes before preconditions,
+        # RFC 9110 13.2.1); one that read it before fails its precondition (412).
+        assert set(losers) <= {404, 412}
+    else:
+        assert winners[0].status_code == 200
+        assert losers == [412] * (len(methods) - 1)
+        assert final.json() == winners[0].json()
+        assert final.headers["ETag"] == winners[0].headers["ETag"]

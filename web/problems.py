@@ -10,9 +10,12 @@ from typing import Any, NamedTuple
 from connexion import FlaskApp
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from connexion.problem import problem
+from connexion.problem import problem as connexion_problem
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain import errors
+from web import requestid
 
 log = logging.getLogger("gateway.errors")
 
@@ -23,10 +26,24 @@ STATUS = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
+    errors.Unavailable: 503,
 }
+# What a client should wait before retrying when the database is away or busy.
+RETRY_AFTER_SECONDS = 5
+# The database cannot be reached, refused the connection, or stayed locked past the busy timeout.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 REALM = 'realm="gateway"'
 # Details name what is wrong; they never echo a whole request back.
 MAX_DETAIL = 500
+
+
+def problem(
+    status: int, title: str, detail: str | None, type: str | None = None, headers: Mapping[str, str] | None = None
+) -> ConnexionResponse:
+    """A problem+json answer carrying the request's id, the one a client quotes when reporting it."""
+    request_id = requestid.current()
+    extension = {"request_id": request_id} if request_id is not None else None
+    return connexion_problem(status, title, detail, type, headers=headers, ext=extension)
 
 
 class Route(NamedTuple):
@@ -75,7 +92,16 @@ def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
         assert isinstance(error, errors.GatewayError)
         status = STATUS.get(type(error), 400)
         headers = challenge(request) if status == 401 else None
+        if status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return problem(status, error.title, error.detail, headers=headers)
+
+    def database_unavailable(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        # The driver's own words name the cause (refused, timed out, locked); never the statement.
+        cause = str(getattr(error, "orig", None) or type(error).__name__).strip().splitlines()[0][:200]
+        log.warning("database unavailable in %s %s: %s", request.method, request.url.path, cause)
+        detail = "The database cannot be reached or is busy. Nothing was changed; retry shortly."
+        return problem(503, "Service Unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     def client_problem(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         assert isinstance(error, ProblemException)
@@ -91,6 +117,8 @@ def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
         return problem(500, "Internal Server Error", "The server failed unexpectedly. Nothing was changed.")
 
     app.add_error_handler(errors.GatewayError, domain_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_error_handler(unavailable, database_unavailable)
     app.add_error_handler(ProblemException, client_problem)
     app.add_error_handler(Unauthorized, unauthorized)
     app.add_error_handler(405, method_not_allowed)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolver
@@ -13,7 +15,11 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def handler_name(operation: Mapping[str, Any]) -> str:
+    """The function that serves an operation of the spec; Connexion's routing knows it by this name."""
+    return f"handlers.{operation['tags'][0]}.{snake_case(operation['operationId'])}"
+
+
 class TagResolver(Resolver):
     def resolve_operation_id(self, operation: AbstractOperation) -> str:
-        spec = operation._operation  # the operation object as written in the spec
-        return f"handlers.{spec['tags'][0]}.{snake_case(spec['operationId'])}"
+        return handler_name(operation._operation)  # the operation object as written in the spec

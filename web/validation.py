@@ -8,14 +8,16 @@ import json
 import re
 import typing as t
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem
+from connexion.exceptions import BadRequestProblem, ExtraParameterProblem, UnsupportedMediaTypeProblem
 from connexion.json_schema import Draft4RequestValidator
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from connexion.validators import VALIDATOR_MAP, FormDataValidator, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
-from starlette.types import Scope
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser
+from starlette.types import Receive, Scope
 
 FORMAT_CHECKER: FormatChecker = Draft4Validator.FORMAT_CHECKER
 # RFC 3339 date-time with a mandatory offset, as our schemas promise.
@@ -33,7 +35,11 @@ def _is_date_time(value: object) -> bool:
         return True
     if not _DATE_TIME.match(value):
         return False
-    datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    try:
+        moment.astimezone(UTC)  # 9999-12-31T23:59:59-01:00 is past the last moment Python can hold
+    except OverflowError:
+        return False
     return True
 
 
@@ -61,6 +67,34 @@ def _is_email(value: object) -> bool:
 
 def _reject_constant(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _reject_duplicate_names(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
+    """Parsers disagree on which of two equal names wins (RFC 8259 leaves it open): a gateway that let one
+    through would check one value while whatever reads the document after it might act on the other."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("an object has the same name twice")
+    return document
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(document: t.Any) -> bool:
+    """`"\\ud800"` is valid JSON syntax but no character: it cannot be stored or hashed as UTF-8."""
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 _RULES: dict[str, str] = {
@@ -107,20 +141,54 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
     def _validator(self) -> Draft4RequestValidator:
         return Draft4RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
 
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        if self._encoding not in ("utf-8", "utf8"):
+            # JSON is UTF-8 (RFC 8259); the handler's parser would not honour another charset anyway.
+            raise UnsupportedMediaTypeProblem(detail="JSON is read as UTF-8 only; send charset=utf-8 or none.")
+        return await super().wrap_receive(receive, scope=scope)  # type: ignore[no-any-return]
+
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
         raw = b"".join([chunk async for chunk in stream])
         try:
-            text = raw.decode(self._encoding)
-        except (UnicodeDecodeError, LookupError):
-            raise BadRequestProblem(detail=f"The request body is not valid {self._encoding} text.") from None
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequestProblem(detail="The request body is not valid UTF-8 text.") from None
         if not text:
             return None
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_names)
         except RecursionError:
             raise BadRequestProblem(detail="The JSON document is nested too deeply.") from None
         except ValueError as error:  # includes JSONDecodeError and numbers too long to convert
             raise BadRequestProblem(detail=f"The request body is not valid JSON: {error}") from None
+        if _has_lone_surrogate(document):
+            raise BadRequestProblem(detail="The request body is not valid JSON: it escapes half a UTF-16 pair.")
+        return document
+
+
+class ConciseFormValidator(FormDataValidator):
+    """Connexion's own answer (and log line) quotes the rejected value: for the password grant, the password.
+    And it reads every field by the schema of the operation's first media type (JSON for POST /tokens), where
+    a field such as `name` has no type: it failed with a 500. Unknown fields are refused before that."""
+
+    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> dict[str, t.Any]:
+        data = await FormParser(Headers(scope=scope), stream).parse()
+        form: dict[str, t.Any] = {key: data.getlist(key) for key in data}
+        unknown = set(form) - set(self._schema.get("properties", {}))
+        if self._strict_validation and unknown:
+            raise ExtraParameterProblem(param_type="formData", extra_params=unknown)
+        return self._uri_parser.resolve_form(form) if self._uri_parser is not None else form
+
+    def _validate(self, body: t.Any) -> dict[str, t.Any] | None:
+        if not isinstance(body, dict):
+            raise BadRequestProblem(detail="The form could not be read.")
+        if self._strict_validation:
+            self._validate_params_strictly(body)
+        try:
+            self._validator.validate(body)
+        except ValidationError as error:
+            raise BadRequestProblem(detail=describe(error, "form")) from None
+        return None
 
 
 class ConciseParameterValidator(ParameterValidator):
@@ -143,4 +211,10 @@ class ConciseParameterValidator(ParameterValidator):
 
 validator_map = dict(VALIDATOR_MAP)
 validator_map["parameter"] = ConciseParameterValidator
-validator_map["body"] = MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator})
+validator_map["body"] = MediaTypeDict(
+    {
+        **VALIDATOR_MAP["body"],
+        "*/*json": StrictJSONBodyValidator,
+        "application/x-www-form-urlencoded": ConciseFormValidator,
+    }
+)

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from storage.migrate import upgrade
-from tests.conftest import POSTGRES_URL, _recreate_postgres_database
+from tests.conftest import empty_database
+from tests.servers import ROOT, gateway
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN_EMAIL = "contract-admin@example.com"
 ADMIN_PASSWORD = "contract admin password"
 ALL_SCOPES = ["admin", "users:write", "posts:write", "logs:read"]
+# /metrics is on, so that its answers are checked too (off, it answers 404 even without a token).
+METRICS_TOKEN = "contract-metrics-token-0123456789abcdef"
 LOGS = ROOT / "tests" / "data" / "logs"
 # The real logs in tests/data/logs, as an operator would configure them.
 LOG_SOURCES = ",".join(
@@ -35,12 +33,7 @@ LOG_SOURCES = ",".join(
 
 def fresh_database(tmp_path: Path) -> str:
     """An empty, migrated database with an administrator created by the documented command."""
-    if POSTGRES_URL:
-        _recreate_postgres_database(POSTGRES_URL)
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    upgrade(url)
+    url = empty_database(tmp_path)
     subprocess.run(
         [sys.executable, "manage.py", "create-admin", "--email", ADMIN_EMAIL, "--name", "Contract admin"],
         cwd=ROOT,
@@ -54,50 +47,22 @@ def fresh_database(tmp_path: Path) -> str:
 @pytest.fixture(scope="module")
 def contract_credentials() -> Iterator[dict[str, str]]:
     """Schemathesis reads these through schemathesis.toml; GATEWAY_CONTRACT_TOKEN is added once issued."""
-    credentials = {"GATEWAY_CONTRACT_EMAIL": ADMIN_EMAIL, "GATEWAY_CONTRACT_PASSWORD": ADMIN_PASSWORD}
+    credentials = {
+        "GATEWAY_CONTRACT_EMAIL": ADMIN_EMAIL,
+        "GATEWAY_CONTRACT_PASSWORD": ADMIN_PASSWORD,
+        "GATEWAY_CONTRACT_METRICS_TOKEN": METRICS_TOKEN,
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in credentials.items():
             patch.setenv(name, value)
         yield credentials
 
 
-BIN = Path(sys.executable).parent
-STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database_url = fresh_database(tmp_path_factory.mktemp("live"))
-    port = free_port()
     log = tmp_path_factory.mktemp("live-log") / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [BIN / "uvicorn", "--factory", "app:create_app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=os.environ | {"DATABASE_URL": database_url, "GATEWAY_LOG_SOURCES": LOG_SOURCES},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                if httpx.get(f"{base}/openapi.json").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+    # Rate limits off: the fuzzer sends thousands of requests from one address (tests/test_rate_limits.py).
+    env = {"GATEWAY_LOG_SOURCES": LOG_SOURCES, "GATEWAY_RATE_LIMITS": "off", "GATEWAY_METRICS_TOKEN": METRICS_TOKEN}
+    with gateway(database_url, log, env) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.contract.conftest import BIN, ROOT
+from tests.servers import BIN, ROOT
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import subprocess
 import httpx
 
 from tests.conftest import POSTGRES_URL
-from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES, BIN, ROOT
+from tests.contract.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ALL_SCOPES
+from tests.servers import BIN, ROOT
 
 
 def test_schemathesis_finds_nothing_against_the_running_server(

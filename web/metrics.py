@@ -1,0 +1,240 @@
+"""Prometheus metrics: requests by operation and status, latency per operation, requests in flight and the
+database pool, served at GET /metrics (handlers.metrics).
+
+With several worker processes each keeps its own numbers; PROMETHEUS_MULTIPROC_DIR (prometheus_client's
+own variable, read when it is first imported, which is why there is no second name for it) names a
+directory where every worker writes them and from which any worker adds them all up. Without it the
+numbers of this one process are served."""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import functools
+import os
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connexion.exceptions import ProblemException
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from sqlalchemy import event
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from storage.db import Database
+from web.resolver import handler_name
+
+# prometheus_client.multiprocess has no type hints; these are the signatures used here.
+MultiProcessCollector: Callable[..., object] = multiprocess.MultiProcessCollector
+mark_process_dead: Callable[[int, str], None] = multiprocess.mark_process_dead
+
+UNMATCHED = "unmatched"
+GET_METRICS = handler_name({"tags": ["health"], "operationId": "getMetrics"})
+# Seconds; from a cached read (a few ms) to a password hash under load.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> Path | None:
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(value) if value else None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry  # this process's own metrics
+    requests: Counter
+    latency: Histogram
+    in_flight: Gauge
+    pool_checked_out: Gauge
+    pool_size: Gauge
+
+    def collected(self) -> CollectorRegistry:
+        """What a scrape sees: every worker's numbers added up, or this process's own."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return self.registry
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=str(directory))
+        return combined
+
+
+def _create(registry: CollectorRegistry) -> Metrics:
+    # Gauges count only live workers ("livesum"): a dead worker's requests in flight are not in flight.
+    return Metrics(
+        registry=registry,
+        requests=Counter(
+            "gateway_http_requests", "Requests answered, by operation and status.", ["operation", "status"],
+            registry=registry,
+        ),
+        latency=Histogram(
+            "gateway_http_request_duration_seconds", "Time to answer a request, by operation.", ["operation"],
+            buckets=LATENCY_BUCKETS, registry=registry,
+        ),
+        in_flight=Gauge(
+            "gateway_http_requests_in_flight", "Requests being answered.",
+            multiprocess_mode="livesum", registry=registry,
+        ),
+        pool_checked_out=Gauge(
+            "gateway_db_pool_checked_out_connections", "Database connections in use by a request.",
+            multiprocess_mode="livesum", registry=registry,
+        ),
+        pool_size=Gauge(
+            "gateway_db_pool_size_connections", "Database connections the pools keep open at most.",
+            multiprocess_mode="livesum", registry=registry,
+        ),
+    )  # fmt: skip
+
+
+def _pids_with_files(directory: Path) -> set[int]:
+    """prometheus_client names its files <kind>_<pid>.db."""
+    return {int(pid) for pid in (f.stem.rpartition("_")[2] for f in directory.glob("*.db")) if pid.isdigit()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _join_directory(directory: Path) -> Metrics:
+    """A worker that finds no other live worker's files starts a new run: the files of the last one go.
+    One that does joins the run and clears the live gauges of the workers that died without doing it
+    themselves (killed); their counts stay, so that totals never go backwards while the service runs.
+    Under a lock, and with this worker's files created before it is released, so that two workers
+    starting together never both start a run."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "metrics.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        others = _pids_with_files(directory) - {os.getpid()}
+        alive = {pid for pid in others if _alive(pid)}
+        if not alive:
+            for file in directory.glob("*.db"):
+                file.unlink()
+        for pid in others - alive:
+            mark_process_dead(pid, str(directory))
+        metrics = _create(CollectorRegistry())
+    atexit.register(retire)  # servers that exit normally; see send_retiring_at_shutdown for uvicorn
+    return metrics
+
+
+@functools.cache
+def metrics() -> Metrics:
+    """One set per process: metric names are global to a registry, and several apps may share a process."""
+    directory = multiprocess_dir()
+    return _create(CollectorRegistry()) if directory is None else _join_directory(directory)
+
+
+# Every database this process serves, so that the gauge is their pools' own count: counting checkout and
+# checkin events drifts, since SQLAlchemy sends a checkin for a checkout that failed (the server away).
+_watched: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _checked_out() -> int:
+    total = 0
+    for db in list(_watched):
+        count = getattr(db.engine.pool, "checkedout", None)  # QueuePool has it; SQLite's in-memory pools don't
+        total += count() if callable(count) else 0
+    return total
+
+
+def watch_pool(db: Database, into: Metrics) -> None:
+    pool: Any = db.engine.pool
+    size = getattr(pool, "size", None)  # QueuePool (PostgreSQL, a SQLite file) has one; others have no bound
+    if callable(size):
+        into.pool_size.set(size())
+    _watched.add(db)
+
+    @event.listens_for(db.engine, "checkout")
+    def on_checkout(*_args: Any) -> None:
+        into.pool_checked_out.set(_checked_out())
+
+    @event.listens_for(db.engine, "checkin")
+    def on_checkin(*_args: Any) -> None:
+        # Sent before the pool takes the connection back, so the pool still counts it.
+        into.pool_checked_out.set(_checked_out() - 1)
+
+
+def retire() -> None:
+    """This worker's live gauges leave the sums when it stops (its counts stay)."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        mark_process_dead(os.getpid(), str(directory))
+
+
+def send_retiring_at_shutdown(send: Send) -> Send:
+    """Uvicorn ends a worker by raising the signal that stopped it again, so atexit handlers never run:
+    the worker retires when its application has shut down."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            retire()
+        await send(message)
+
+    return sending
+
+
+class RequestMetrics:
+    """Outermost (before the exception middleware), so that it sees every answer, problems included. The
+    operation is known only once the request has been routed: it is read from the scope afterwards."""
+
+    def __init__(self, app: ASGIApp, *, spec: Mapping[str, Any], db: Database) -> None:
+        self.app = app
+        self.metrics = metrics()
+        watch_pool(db, self.metrics)
+        self.operation_ids = {
+            handler_name(operation): operation["operationId"]
+            for path_item in spec["paths"].values()
+            for method, operation in path_item.items()
+            if method != "parameters"
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send_retiring_at_shutdown(send))
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Routing records the operation in this dict (connexion_routing); owning it lets us read it after.
+        extensions: dict[str, Any] = {**scope.get("extensions", {})}
+        scope = {**scope, "extensions": extensions}
+        status = 500  # unless an answer starts
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            self.metrics.in_flight.dec()
+            routed = extensions.get("connexion_routing", {}).get("operation_id")
+            operation = self.operation_ids.get(routed or "", UNMATCHED)
+            self.metrics.requests.labels(operation, str(status)).inc()
+            self.metrics.latency.labels(operation).observe(time.perf_counter() - started)
+
+
+class MetricsSwitch:
+    """Without GATEWAY_METRICS_TOKEN, /metrics is off: a 404 before the token is asked for, so that a
+    deployment that never turned it on does not even say it exists. After routing, before security."""
+
+    def __init__(self, app: ASGIApp, *, enabled: bool) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        routed = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        if not self.enabled and routed == GET_METRICS:
+            raise ProblemException(status=404, title="Not Found", detail="There is no such resource.")
+        await self.app(scope, receive, send)
