@@ -7,7 +7,7 @@ PORT ?= 8080
 # PostgreSQL for the second pass of the suite: a throwaway database the tests create and own.
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/gateway_test
 
-.PHONY: run serve test lint typecheck spec pytest-sqlite pytest-postgres admin bench-logs bench-login load clean mock
+.PHONY: run serve test lint typecheck spec pytest-sqlite pytest-postgres admin bench bench-logs bench-login load clean mock
 
 $(BIN)/.runtime: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,13 @@ pytest-postgres: $(BIN)/.dev $(REDOC)
 MOCK_PORT ?= 4010
 mock: node_modules/.installed
 	node_modules/.bin/prism mock spec/openapi.yaml --host 127.0.0.1 --port $(MOCK_PORT)
+
+# Not part of `make test`: Gateway against a plain Flask app and a FastAPI app serving the same endpoints from
+# the same database (benchmarks/http), loaded over loopback by wrk (apt-get install wrk); about 7 minutes.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--workers 2 --seconds 5"; --help lists them.
+bench: $(BIN)/.dev
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m benchmarks.http $(BENCH_ARGS)
 
 # Not part of `make test`: generates a 1 GiB log and prints figures (several minutes).
 bench-logs: $(BIN)/.dev
