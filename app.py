@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion import FlaskApp
+from anyio import to_thread
+from connexion import AsyncApp
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
@@ -35,6 +36,7 @@ from web.idempotency import Idempotency
 from web.limits import BodyLimit
 from web.logconfig import configure_logging
 from web.metrics import MetricsSwitch, RequestMetrics
+from web.operations import decorate_handlers_once
 from web.ratelimit import RateLimit
 from web.requestid import RequestId
 from web.resolver import TagResolver
@@ -43,6 +45,7 @@ from web.services import BindServices, Services
 from web.validation import validator_map
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "openapi.yaml"
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 # Headers a browser client must be allowed to send and to read.
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID"]
 CORS_EXPOSED_HEADERS = [
@@ -70,10 +73,32 @@ def _parsed_spec() -> dict[str, Any]:
 
 def load_spec() -> dict[str, Any]:
     """A private copy of the contract: Connexion annotates the dict it is given."""
-    return copy.deepcopy(_parsed_spec())
+    return parameters_in_operations(copy.deepcopy(_parsed_spec()))
 
 
-def create_app(settings: Settings | None = None) -> FlaskApp:
+def parameters_in_operations(spec: dict[str, Any]) -> dict[str, Any]:
+    """Moves each path's shared parameters into its operations, as OpenAPI merges them (an operation's own
+    parameter of the same name and location wins). Connexion appends a path's parameters to the operation's
+    own list in place, once for each of its middlewares: an operation with parameters of its own would
+    otherwise validate the path's six times on every request."""
+
+    def key(parameter: dict[str, Any]) -> tuple[str, str]:
+        if "$ref" in parameter:
+            parameter = spec["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[1]]
+        return parameter["name"], parameter["in"]
+
+    for path_item in spec["paths"].values():
+        shared = path_item.pop("parameters", [])
+        for method, operation in path_item.items():
+            if method not in HTTP_METHODS:
+                continue
+            own = operation.get("parameters", [])
+            taken = {key(parameter) for parameter in own}
+            operation["parameters"] = own + [parameter for parameter in shared if key(parameter) not in taken]
+    return spec
+
+
+def create_app(settings: Settings | None = None) -> AsyncApp:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     spec = load_spec()
@@ -93,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        # Handlers and token checks run in anyio's worker threads (40 by default): no more at once than the
+        # pool has connections, so a burst waits for a thread instead of timing out waiting for a connection.
+        to_thread.current_default_thread_limiter().total_tokens = db.max_connections
         if settings.log_sources and settings.log_index_seconds > 0:
             indexer.start()
         yield
@@ -101,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         await counters.close()
         services.db.dispose()
 
-    app = FlaskApp(
+    app = AsyncApp(
         __name__,
         lifespan=lifespan,
         middlewares=[
@@ -113,10 +141,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         validate_responses=settings.validate_responses,
         validator_map=validator_map,
         resolver=TagResolver(),
-        server_args={"static_folder": None},
     )
-    # Let exceptions leave Flask so that the one error path (web.problems) answers them.
-    app.app.config["PROPAGATE_EXCEPTIONS"] = True
+    decorate_handlers_once(app)
     app.add_api(
         spec, swagger_ui_options=SwaggerUIOptions(swagger_ui=settings.docs, swagger_ui_config=SWAGGER_UI_CONFIG)
     )

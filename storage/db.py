@@ -12,6 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Connections one process keeps (POOL_SIZE) and may open beyond them under load (POOL_OVERFLOW).
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
 _WRITE = "gateway_write"
 
 
@@ -54,17 +57,21 @@ class Database:
             self.engine = create_engine(
                 self.url,
                 pool_pre_ping=True,
-                pool_size=10,
-                max_overflow=10,
+                pool_size=POOL_SIZE,
+                max_overflow=POOL_OVERFLOW,
                 pool_timeout=5,
                 connect_args={"connect_timeout": 3},
             )
+        # The most connections this process opens at once: no more handlers should run at once.
+        self.max_connections = POOL_SIZE + POOL_OVERFLOW
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
 
     def _sqlite_engine(self) -> Engine:
         ensure_sqlite_directory(self.url.render_as_string(hide_password=False))
-        engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        in_memory = self.url.database in (None, "", ":memory:")
+        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
 
         @event.listens_for(engine, "connect")
         def on_connect(dbapi_connection: Any, _record: Any) -> None:

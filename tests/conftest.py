@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connexion import FlaskApp
+from connexion import AsyncApp
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -87,12 +87,12 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FlaskApp:
+def app(settings: Settings) -> AsyncApp:
     return create_app(settings)
 
 
 @pytest.fixture
-def client(app: FlaskApp) -> Iterator[TestClient]:
+def client(app: AsyncApp) -> Iterator[TestClient]:
     with app.test_client() as test_client:
         yield test_client
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from connexion import FlaskApp
+from connexion import AsyncApp
 from starlette.testclient import TestClient
 
 import app as gateway
@@ -31,7 +31,7 @@ def deprecate(spec: dict[str, Any], path: str, method: str, **marks: object) -> 
 
 
 @pytest.fixture
-def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FlaskApp:
+def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncApp:
     spec = deprecate(
         gateway.load_spec(), "/posts/{post_id}", "get",
         **{"x-deprecated-at": "2026-01-15", "x-sunset": "2026-12-31T12:00:00+02:00",
@@ -90,7 +90,7 @@ def test_other_operations_do_not(client: TestClient, sign_up: SignUp) -> None:
         assert "Link" not in response.headers
 
 
-def test_a_server_that_sends_no_scope_extensions_gets_them_too(app: FlaskApp) -> None:
+def test_a_server_that_sends_no_scope_extensions_gets_them_too(app: AsyncApp) -> None:
     """Starlette's test client sends scope["extensions"]; uvicorn and httpx do not."""
 
     async def get() -> httpx.Response:

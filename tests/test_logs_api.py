@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from connexion import FlaskApp
+from connexion import AsyncApp
 from starlette.testclient import TestClient
 
 from app import create_app
@@ -18,7 +18,7 @@ LOGS = Path(__file__).resolve().parent / "data" / "logs"
 
 
 @pytest.fixture
-def app(settings: Settings) -> FlaskApp:
+def app(settings: Settings) -> AsyncApp:
     sources = f"system={LOGS / 'Linux_2k.log'},sshd={LOGS / 'OpenSSH_2k.log'},httpd={LOGS / 'Apache_2k.log'}"
     return create_app(replace(settings, log_sources=parse_sources(sources)))
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from connexion import FlaskApp
+from connexion import AsyncApp
 from starlette.testclient import TestClient
 
 from app import create_app
@@ -44,7 +44,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[str]:
 def limited(settings: Settings, store: str) -> Iterator[Clients]:
     """Clients of two app instances (as two workers) over one database and one rate-limit store."""
     limited_settings = replace(settings, rate_limits=True, rate_limit_store=store)
-    workers: list[FlaskApp] = [create_app(limited_settings), create_app(limited_settings)]
+    workers: list[AsyncApp] = [create_app(limited_settings), create_app(limited_settings)]
     opened: list[TestClient] = []
 
     def client(address: str = "198.51.100.7", worker: int = 0) -> TestClient:

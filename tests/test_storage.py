@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from connexion import FlaskApp
+from connexion import AsyncApp
 from httpx import Response
 from sqlalchemy import create_engine, func, select
 from starlette.testclient import TestClient
@@ -76,7 +76,7 @@ RACES = {
 
 @pytest.mark.parametrize("methods", RACES.values(), ids=RACES.keys())
 def test_concurrent_writes_with_the_same_if_match_let_exactly_one_win(
-    app: FlaskApp, sign_up: SignUp, methods: list[str]
+    app: AsyncApp, sign_up: SignUp, methods: list[str]
 ) -> None:
     ada = sign_up()
     with TestClient(app) as client:

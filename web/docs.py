@@ -13,6 +13,7 @@ from connexion.middleware.swagger_ui import SwaggerUIAPI, SwaggerUIMiddleware
 from connexion.spec import Specification
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from web import requestid
 
@@ -84,3 +85,13 @@ class SpecAsWrittenSwaggerUI(SwaggerUIMiddleware):
             specification, base_path=base_path, arguments=arguments, default=self.default_fn, **kwargs
         )
         self.router.mount(api.base_path, app=api.router)
+        # Where the spec and the docs pages are served: the start of each route's path, up to a parameter.
+        routes = [route.path.split("{")[0] for route in api.router.routes if hasattr(route, "path")]
+        self.docs_prefixes = (*getattr(self, "docs_prefixes", ()), *(api.base_path + path for path in routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Nearly every request is for the API, not its docs: those go on without a trip through this router."""
+        if scope["type"] == "http" and not scope["path"].startswith(getattr(self, "docs_prefixes", ())):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

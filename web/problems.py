@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from connexion import FlaskApp
+from connexion import AsyncApp
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem as connexion_problem
@@ -61,7 +61,7 @@ def routes_from_spec(spec: Mapping[str, Any]) -> list[Route]:
     return routes
 
 
-def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
+def install(app: AsyncApp, spec: Mapping[str, Any]) -> None:
     routes = routes_from_spec(spec)
     schemes = spec["components"]["securitySchemes"]
     default_security = spec.get("security", [])
@@ -80,7 +80,7 @@ def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
         ]
         return {"WWW-Authenticate": ", ".join(f"{kind} {REALM}" for kind in dict.fromkeys(kinds or ["Bearer"]))}
 
-    def method_not_allowed(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    async def method_not_allowed(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         route = route_of(request)
         methods = list(route.operations) if route else []
         if "GET" in methods:
@@ -88,7 +88,7 @@ def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
         detail = f"{request.method} is not allowed here. Allowed: {', '.join(methods)}."
         return problem(405, "Method Not Allowed", detail, headers={"Allow": ", ".join(methods)})
 
-    def domain_error(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    async def domain_error(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         assert isinstance(error, errors.GatewayError)
         status = STATUS.get(type(error), 400)
         headers = challenge(request) if status == 401 else None
@@ -96,23 +96,23 @@ def install(app: FlaskApp, spec: Mapping[str, Any]) -> None:
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return problem(status, error.title, error.detail, headers=headers)
 
-    def database_unavailable(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    async def database_unavailable(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         # The driver's own words name the cause (refused, timed out, locked); never the statement.
         cause = str(getattr(error, "orig", None) or type(error).__name__).strip().splitlines()[0][:200]
         log.warning("database unavailable in %s %s: %s", request.method, request.url.path, cause)
         detail = "The database cannot be reached or is busy. Nothing was changed; retry shortly."
         return problem(503, "Service Unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-    def client_problem(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    async def client_problem(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         assert isinstance(error, ProblemException)
         detail = error.detail if len(error.detail or "") <= MAX_DETAIL else error.detail[:MAX_DETAIL] + "..."
         return problem(error.status, error.title, detail, error.type, headers=error.headers)
 
-    def unauthorized(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    async def unauthorized(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         assert isinstance(error, Unauthorized)
         return problem(401, "Unauthorized", error.detail, headers=challenge(request))
 
-    def unexpected(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    async def unexpected(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=error)
         return problem(500, "Internal Server Error", "The server failed unexpectedly. Nothing was changed.")
 

@@ -65,6 +65,25 @@ def _is_email(value: object) -> bool:
     return _HOST.fullmatch(domain) is not None
 
 
+# Connexion builds a new validator for every parameter and body of every request; a schema's validator is
+# built once here instead. Keyed by the schema's identity, kept with the schema so the identity cannot be
+# reused; cleared when full (each app built, as the tests build many, brings its own schema dicts).
+_COMPILED: dict[tuple[int, type[Draft4Validator]], tuple[t.Any, Draft4Validator]] = {}
+_MAX_COMPILED = 4096
+
+
+def compiled(schema: t.Any, kind: type[Draft4Validator] = Draft4Validator) -> Draft4Validator:
+    key = (id(schema), kind)
+    found = _COMPILED.get(key)
+    if found is not None and found[0] is schema:
+        return found[1]
+    validator = kind(schema, format_checker=FORMAT_CHECKER)
+    if len(_COMPILED) >= _MAX_COMPILED:
+        _COMPILED.clear()
+    _COMPILED[key] = (schema, validator)
+    return validator
+
+
 def _reject_constant(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -138,8 +157,8 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return None
 
     @property
-    def _validator(self) -> Draft4RequestValidator:
-        return Draft4RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
+    def _validator(self) -> Draft4Validator:
+        return compiled(self._schema, Draft4RequestValidator)
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         if self._encoding not in ("utf-8", "utf8"):
@@ -201,7 +220,7 @@ class ConciseParameterValidator(ParameterValidator):
         name = param_name or param.get("name")
         if value is not None:
             try:
-                Draft4Validator(param.get("schema", param), format_checker=FORMAT_CHECKER).validate(value)
+                compiled(param.get("schema", param)).validate(value)
             except ValidationError as error:
                 return describe(error, f"{parameter_type} parameter '{name}'")
         elif param.get("required"):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from connexion import FlaskApp
+from connexion import AsyncApp
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from sqlalchemy import create_engine, delete, insert, select
@@ -38,7 +38,7 @@ def contract_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def contract_app(contract_database: str) -> FlaskApp:
+def contract_app(contract_database: str) -> AsyncApp:
     settings = Settings(
         database_url=contract_database,
         password_hashing=FAST_HASHING,
@@ -51,7 +51,7 @@ def contract_app(contract_database: str) -> FlaskApp:
 
 
 @pytest.fixture(scope="module")
-def api_schema(contract_app: FlaskApp, contract_credentials: dict[str, str]) -> Any:
+def api_schema(contract_app: AsyncApp, contract_credentials: dict[str, str]) -> Any:
     with contract_app.test_client() as client:
         issued = client.post(
             "/api/v1/tokens", json={"scopes": ALL_SCOPES, "expires_in": 86400}, auth=(ADMIN_EMAIL, ADMIN_PASSWORD)

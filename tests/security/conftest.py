@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from connexion import FlaskApp
+from connexion import AsyncApp
 from sqlalchemy import Engine, Table, create_engine, delete, select, text, update
 from starlette.testclient import TestClient
 
@@ -291,7 +291,7 @@ def database_url(shared_database: str, engine: Engine) -> str:
 
 
 @pytest.fixture(scope="module")
-def app(shared_database: str) -> FlaskApp:
+def app(shared_database: str) -> AsyncApp:
     """The service as the suite configures it, with a log source so the log operations have something
     to guard."""
     settings = Settings(
@@ -305,7 +305,7 @@ def app(shared_database: str) -> FlaskApp:
 
 
 @pytest.fixture(scope="module")
-def client(app: FlaskApp) -> Iterator[TestClient]:
+def client(app: AsyncApp) -> Iterator[TestClient]:
     with app.test_client() as test_client:
         yield test_client
 
