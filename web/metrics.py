@@ -25,6 +25,7 @@ from sqlalchemy import event
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storage.db import Database
+from web.accesslog import operation_ids
 from web.resolver import handler_name
 
 # prometheus_client.multiprocess has no type hints; these are the signatures used here.
@@ -188,12 +189,7 @@ class RequestMetrics:
         self.app = app
         self.metrics = metrics()
         watch_pool(db, self.metrics)
-        self.operation_ids = {
-            handler_name(operation): operation["operationId"]
-            for path_item in spec["paths"].values()
-            for method, operation in path_item.items()
-            if method != "parameters"
-        }
+        self.operation_ids = operation_ids(spec)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
