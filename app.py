@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,12 @@ import yaml
 from anyio import to_thread
 from connexion import AsyncApp
 from connexion.jsonifier import Jsonifier
-from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.options import SwaggerUIOptions
 from starlette.middleware.cors import CORSMiddleware
 
@@ -26,7 +31,7 @@ from loganalysis.index import Indexer
 from loganalysis.service import LogCatalog
 from settings import Settings
 from storage.db import Database
-from storage.ratecounters import counters_for
+from storage.ratecounters import Counters, counters_for
 from web import problems
 from web.accesslog import AccessLog
 from web.deprecation import DeprecationHeaders
@@ -37,11 +42,11 @@ from web.idempotency import Idempotency
 from web.limits import BodyLimit
 from web.logconfig import configure_logging
 from web.metrics import MetricsSwitch, RequestMetrics
-from web.operations import decorate_handlers_once
+from web.operations import PreparedRequestValidation, decorate_handlers_once
 from web.ratelimit import RateLimit
 from web.requestid import RequestId
 from web.resolver import TagResolver
-from web.routing import NoTrailingSlash, OnlySpecOperations
+from web.routing import MethodFirstRouting, NoTrailingSlash, OnlySpecOperations
 from web.securitymap import security_map
 from web.services import BindServices, Services
 from web.validation import validator_map
@@ -100,6 +105,46 @@ def parameters_in_operations(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def middleware_stack(settings: Settings, spec: dict[str, Any], services: Services, counters: Counters) -> list[Any]:
+    """Every layer a request passes through, outermost first: Connexion's own (routing, security,
+    validation, the handler's context) with Gateway's between them."""
+    limits = spec["info"]["x-gateway-limits"]
+    rate_limits = [partial(RateLimit, spec=spec, counters=counters)] if settings.rate_limits else []
+    return [
+        ServerErrorMiddleware,
+        # Outside the exception handling, so that they see every answer, problems included.
+        RequestId,  # first: every answer, and every log line, has the request's id
+        partial(AccessLog, spec=spec),
+        partial(BindServices, services=services),
+        partial(SecurityHeaders, hsts=settings.environment == "production"),
+        partial(DeprecationHeaders, spec=spec),
+        partial(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        ),
+        partial(RequestMetrics, spec=spec, db=services.db),
+        ExceptionMiddleware,
+        SpecAsWrittenSwaggerUI,  # the docs pages, over the spec as written
+        partial(BodyLimit, max_bytes=limits["maxRequestBodyBytes"], max_seconds=limits["requestBodySeconds"]),
+        NoTrailingSlash,
+        MethodFirstRouting,  # Connexion's routing, trying only the routes of the request's method
+        *rate_limits,
+        OnlySpecOperations,
+        HeadAsGet,
+        partial(MetricsSwitch, enabled=bool(settings.metrics_token)),
+        SecurityMiddleware,
+        partial(Idempotency, spec=spec, db=services.db),  # knows the caller, sees the body before validation
+        PreparedRequestValidation,  # Connexion's validation, its validators built once per operation
+        ResponseValidationMiddleware,
+        LifespanMiddleware,
+        ContextMiddleware,
+    ]
+
+
 def create_app(settings: Settings | None = None) -> AsyncApp:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
@@ -140,10 +185,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     app = AsyncApp(
         __name__,
         lifespan=lifespan,
-        middlewares=[
-            SpecAsWrittenSwaggerUI if middleware is SwaggerUIMiddleware else middleware
-            for middleware in ConnexionMiddleware.default_middlewares
-        ],
+        middlewares=middleware_stack(settings, spec, services, counters),
         jsonifier=Jsonifier(json, separators=(",", ":"), ensure_ascii=False),
         strict_validation=True,
         validate_responses=settings.validate_responses,
@@ -155,36 +197,5 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     app.add_api(
         spec, swagger_ui_options=SwaggerUIOptions(swagger_ui=settings.docs, swagger_ui_config=SWAGGER_UI_CONFIG)
     )
-    # Added first at this position, so outermost: every answer, and every log line, has the request's id.
-    app.add_middleware(RequestId, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(AccessLog, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec)
-    app.add_middleware(BindServices, position=MiddlewarePosition.BEFORE_EXCEPTION, services=services)
-    app.add_middleware(
-        SecurityHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION, hsts=settings.environment == "production"
-    )
-    app.add_middleware(DeprecationHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec)
-    app.add_middleware(
-        CORSMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=CORS_REQUEST_HEADERS,
-        expose_headers=CORS_EXPOSED_HEADERS,
-        max_age=600,
-    )
-    app.add_middleware(
-        BodyLimit,
-        position=MiddlewarePosition.BEFORE_ROUTING,
-        max_bytes=spec["info"]["x-gateway-limits"]["maxRequestBodyBytes"],
-        max_seconds=spec["info"]["x-gateway-limits"]["requestBodySeconds"],
-    )
-    if settings.rate_limits:
-        app.add_middleware(RateLimit, position=MiddlewarePosition.BEFORE_SECURITY, spec=spec, counters=counters)
-    app.add_middleware(NoTrailingSlash, position=MiddlewarePosition.BEFORE_ROUTING)
-    app.add_middleware(OnlySpecOperations, position=MiddlewarePosition.BEFORE_SECURITY)
-    app.add_middleware(Idempotency, position=MiddlewarePosition.BEFORE_VALIDATION, spec=spec, db=db)
-    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_SECURITY)
-    app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec, db=db)
-    app.add_middleware(MetricsSwitch, position=MiddlewarePosition.BEFORE_SECURITY, enabled=bool(settings.metrics_token))
     problems.install(app, spec)
     return app
