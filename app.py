@@ -17,7 +17,6 @@ import yaml
 from anyio import to_thread
 from connexion import AsyncApp
 from connexion.jsonifier import Jsonifier
-from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
@@ -42,7 +41,7 @@ from web.idempotency import Idempotency
 from web.limits import BodyLimit
 from web.logconfig import configure_logging
 from web.metrics import MetricsSwitch, RequestMetrics
-from web.operations import PreparedRequestValidation, decorate_handlers_once
+from web.operations import PreparedContext, PreparedRequestValidation, prepare_handlers
 from web.ratelimit import RateLimit
 from web.requestid import RequestId
 from web.resolver import TagResolver
@@ -141,7 +140,7 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
         PreparedRequestValidation,  # Connexion's validation, its validators built once per operation
         ResponseValidationMiddleware,
         LifespanMiddleware,
-        ContextMiddleware,
+        PreparedContext,  # the operation handlers see, its answers worked out once
     ]
 
 
@@ -193,7 +192,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         security_map=security_map,
         resolver=TagResolver(),
     )
-    decorate_handlers_once(app)
+    prepare_handlers(app)
     app.add_api(
         spec, swagger_ui_options=SwaggerUIOptions(swagger_ui=settings.docs, swagger_ui_config=SWAGGER_UI_CONFIG)
     )

@@ -1,10 +1,11 @@
 """Connexion's per-operation machinery, built once per operation at start instead of on every request.
 
-Connexion rebuilds, on each call, things that depend on the operation alone: request validation makes a
-URI parser, a parameter validator and a body validator (looking the body's schema up through a media-type
-dict every time), and AsyncOperation builds its decorators (parameter binding, response conversion, the hop
-to a thread for a plain function), inspecting the handler's signature. Here each is made once, through
-the classes Connexion lets an app replace: its middleware list and its API class."""
+Connexion rebuilds, on each call, things that depend on the operation alone. Request validation makes a
+URI parser, a parameter validator and a body validator. The handler's operation builds its decorators
+(parameter binding, response conversion, the hop to a thread for a plain function), inspecting the
+handler's signature, and they ask the operation, through context-variable proxies, for its body schema
+(looked up through a media-type dict each time) and its media types. Here each is made or answered once,
+through the classes Connexion lets an app choose: its middleware list and its API class."""
 
 from __future__ import annotations
 
@@ -12,20 +13,53 @@ import functools
 import typing as t
 
 from connexion.apps.asynchronous import AsyncApi, AsyncApp, AsyncOperation
-from connexion.context import receive, scope
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import (
+    CONTEXT_NAME,
+    AsyncParameterDecorator,
+    get_arguments,
+    inspect_function_arguments,
+    unwrap_decorators,
+)
+from connexion.decorators.response import AsyncResponseDecorator
+from connexion.exceptions import NonConformingResponseHeaders
+from connexion.http_facts import FORM_CONTENT_TYPES
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.abstract import RoutedAPI
+from connexion.middleware.context import ContextAPI, ContextMiddleware
 from connexion.middleware.request_validation import (
     RequestValidationAPI,
     RequestValidationMiddleware,
     RequestValidationOperation,
 )
-from connexion.operations import AbstractOperation
-from connexion.utils import is_nullable
+from connexion.operations import AbstractOperation, OpenAPIOperation
+from connexion.utils import extract_content_type, is_nullable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-# Body validators kept per operation, by media type and charset as the client names them: a client can
-# name any number, so only the first few are kept (the spec's own; others are refused or rare).
-MAX_BODY_VALIDATORS = 8
+# Answers kept per operation, by media type and charset as the client names them: a client can name any
+# number, so only the first few are kept (the spec's own; others are refused or rare).
+MAX_KEPT_PER_OPERATION = 8
+
+
+class PreparedOperation(OpenAPIOperation):
+    """An operation that works out the definition of its body once per media type."""
+
+    def body_definition(self, content_type: str | None = None) -> dict[str, t.Any]:
+        kept: dict[str | None, dict[str, t.Any]] = self.__dict__.setdefault("_body_definitions", {})
+        definition = kept.get(content_type)
+        if definition is None:
+            definition = super().body_definition(content_type)
+            if len(kept) < MAX_KEPT_PER_OPERATION:
+                kept[content_type] = definition
+        return definition
+
+
+def add_prepared_operation(api: RoutedAPI[t.Any], path: str, method: str) -> None:
+    """RoutedAPI.add_operation, with a PreparedOperation (Connexion's names the specification's class)."""
+    operation = PreparedOperation.from_spec(
+        api.specification, path=path, method=method, resolver=api.resolver, uri_parser_class=api.uri_parser_class
+    )
+    api.operations[operation.operation_id] = api.make_operation(operation)
 
 
 class PreparedValidationOperation(RequestValidationOperation):
@@ -58,7 +92,7 @@ class PreparedValidationOperation(RequestValidationOperation):
                 strict_validation=self.strict_validation,
                 uri_parser=self._uri_parser,
             )
-        if len(self._bodies) < MAX_BODY_VALIDATORS:
+        if len(self._bodies) < MAX_KEPT_PER_OPERATION:
             self._bodies[key] = validator
         return validator
 
@@ -73,6 +107,8 @@ class PreparedValidationOperation(RequestValidationOperation):
 
 
 class PreparedValidationAPI(RequestValidationAPI):
+    add_operation = add_prepared_operation
+
     def make_operation(self, operation: AbstractOperation) -> RequestValidationOperation:
         return PreparedValidationOperation(
             self.next_app, operation=operation, strict_validation=self.strict_validation,
@@ -86,31 +122,107 @@ class PreparedRequestValidation(RequestValidationMiddleware):
     api_cls = PreparedValidationAPI
 
 
-class DecoratingOnce(StarletteDecorator):
+class PreparedContextAPI(ContextAPI):
+    add_operation = add_prepared_operation
+
+
+class PreparedContext(ContextMiddleware):
+    """Connexion's ContextMiddleware, making the operation that handlers and security see a prepared one."""
+
+    api_cls = PreparedContextAPI
+
+
+class BoundParameters(AsyncParameterDecorator):
+    """Connexion's parameter binding for one operation: what the handler takes is read from its signature
+    once, and the operation is asked directly instead of through the context's proxy."""
+
+    def __init__(self, operation: AbstractOperation, **options: t.Any) -> None:
+        super().__init__(**options)
+        self.operation = operation
+        self.sanitize: t.Callable[[str], str] = functools.lru_cache(maxsize=1024)(self.sanitize_fn)  # spec's names
+
     def __call__(self, function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-        decorated = self.decorate(function)
+        operation = self.operation
+        sanitize = self.sanitize
+        arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+        takes_body = has_kwargs or sanitize(operation.body_name(None)) in arguments
+        takes_form = any(media_type in FORM_CONTENT_TYPES for media_type in operation.consumes)
 
         @functools.wraps(function)
-        async def wrapper(*_args: t.Any, **_kwargs: t.Any) -> t.Any:
-            request = self.framework.get_request(uri_parser=self.uri_parser, scope=scope, receive=receive)
-            return await decorated(request)
+        async def wrapper(request: ConnexionRequest) -> t.Any:
+            body = await request.get_body() if takes_body else None
+            bound = get_arguments(
+                operation, path_params=request.path_params, query_params=request.query_params, body=body,
+                files=await request.files() if takes_form else {}, arguments=arguments, has_kwargs=has_kwargs,
+                sanitize=sanitize, content_type=request.mimetype,
+            )  # fmt: skip
+            kwargs = {sanitize(name): value for name, value in bound.items()}
+            context = request.context  # what security found: the user, token_info
+            kwargs.update((key, value) for key, value in context.items() if has_kwargs or key in arguments)
+            if CONTEXT_NAME in arguments:
+                kwargs[CONTEXT_NAME] = context
+            return await function(**kwargs)
 
         return wrapper
 
 
-class DecoratedOnceOperation(AsyncOperation):
-    @functools.cached_property
-    def fn(self) -> t.Callable[..., t.Any]:
-        return DecoratingOnce(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
+class BoundResponse(AsyncResponseDecorator):
+    """Connexion's response conversion for one operation, which knows the media types it may answer with."""
+
+    def __init__(self, operation: AbstractOperation, **options: t.Any) -> None:
+        super().__init__(**options)
+        self.produces = sorted(set(operation.produces))
+
+    def _infer_content_type(self, data: t.Any, headers: dict[str, str]) -> str | None:
+        if len(self.produces) > 1:  # Connexion picks by the type of the data, or the handler says
+            choice: str | None = super()._infer_content_type(data, headers)
+            return choice
+        content_type: str | None = extract_content_type(headers)
+        produces = self.produces or (["application/json"] if data is not None else [])
+        if content_type and content_type not in produces:
+            raise NonConformingResponseHeaders(
+                f"Returned content type ({content_type}) is not defined in operation spec ({produces})."
+            )
+        return content_type or (produces[0] if produces else None)
 
 
-class DecoratedOnceApi(AsyncApi):
-    def make_operation(self, operation: AbstractOperation) -> AsyncOperation:
-        return DecoratedOnceOperation.from_operation(
-            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+class PreparedDecorator(StarletteDecorator):
+    def __init__(self, operation: AbstractOperation, **options: t.Any) -> None:
+        super().__init__(**options)
+        self.operation = operation
+
+    def decorate(self, function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        function = self._sync_async_decorator(function)
+        function = BoundParameters(self.operation, framework=self.framework, pythonic_params=self.pythonic_params)(
+            function
         )
+        decorated: t.Callable[..., t.Any] = BoundResponse(
+            self.operation, framework=self.framework, jsonifier=self.jsonifier
+        )(function)
+        return decorated
 
 
-def decorate_handlers_once(app: AsyncApp) -> None:
-    """Before add_api: the APIs the app builds from then on are DecoratedOnceApi."""
-    app._middleware_app.api_cls = DecoratedOnceApi
+class PreparedHandler(AsyncOperation):
+    """The handler of one operation, its decorators built once, called with the request's own scope."""
+
+    def __init__(self, operation: AbstractOperation, **options: t.Any) -> None:
+        super().__init__(operation.function, operation_id=operation.operation_id, **options)
+        self._uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
+        decorator = PreparedDecorator(operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)
+        self._decorated = decorator.decorate(self._fn)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._decorated(ConnexionRequest(scope, receive, uri_parser=self._uri_parser))
+        await response(scope, receive, send)
+
+
+class PreparedHandlerApi(AsyncApi):
+    add_operation = add_prepared_operation
+
+    def make_operation(self, operation: AbstractOperation) -> AsyncOperation:
+        return PreparedHandler(operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)
+
+
+def prepare_handlers(app: AsyncApp) -> None:
+    """Before add_api: the APIs the app builds from then on are PreparedHandlerApi."""
+    app._middleware_app.api_cls = PreparedHandlerApi
