@@ -32,22 +32,20 @@ from settings import Settings
 from storage.db import Database
 from storage.ratecounters import Counters, counters_for
 from web import problems
-from web.accesslog import AccessLog
-from web.deprecation import DeprecationHeaders
 from web.docs import SpecAsWrittenSwaggerUI
+from web.edge import Edge
 from web.head import HeadAsGet
-from web.headers import SecurityHeaders
 from web.idempotency import Idempotency
 from web.limits import BodyLimit
 from web.logconfig import configure_logging
-from web.metrics import MetricsSwitch, RequestMetrics
+from web.metrics import MetricsSwitch
 from web.operations import PreparedContext, PreparedRequestValidation, prepare_handlers
 from web.ratelimit import RateLimit
-from web.requestid import RequestId
 from web.resolver import TagResolver
 from web.routing import MethodFirstRouting, NoTrailingSlash, OnlySpecOperations
 from web.securitymap import security_map
-from web.services import BindServices, Services
+from web.services import Services
+from web.threads import Workers
 from web.validation import validator_map
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "openapi.yaml"
@@ -111,12 +109,9 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
     rate_limits = [partial(RateLimit, spec=spec, counters=counters)] if settings.rate_limits else []
     return [
         ServerErrorMiddleware,
-        # Outside the exception handling, so that they see every answer, problems included.
-        RequestId,  # first: every answer, and every log line, has the request's id
-        partial(AccessLog, spec=spec),
-        partial(BindServices, services=services),
-        partial(SecurityHeaders, hsts=settings.environment == "production"),
-        partial(DeprecationHeaders, spec=spec),
+        # Outside the exception handling, so that they see every answer, problems included: the request's id,
+        # the app's services, security and deprecation headers, metrics and the access line.
+        partial(Edge, spec=spec, services=services, hsts=settings.environment == "production"),
         partial(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
@@ -125,7 +120,6 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         ),
-        partial(RequestMetrics, spec=spec, db=services.db),
         ExceptionMiddleware,
         SpecAsWrittenSwaggerUI,  # the docs pages, over the spec as written
         partial(BodyLimit, max_bytes=limits["maxRequestBodyBytes"], max_seconds=limits["requestBodySeconds"]),
@@ -157,6 +151,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             time_cost=hashing.time_cost, memory_kib=hashing.memory_kib, parallelism=hashing.parallelism
         ),
         logs=LogCatalog(settings.log_sources, db),
+        workers=Workers(db.max_connections),
     )
 
     indexer = Indexer(db, settings.log_sources, settings.log_index_seconds)
@@ -164,8 +159,8 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        # Handlers and token checks run in anyio's worker threads (40 by default): no more at once than the
-        # pool has connections, so a burst waits for a thread instead of timing out waiting for a connection.
+        # Gateway's blocking work runs in its own threads (web.threads); whatever runs in anyio's (40 by
+        # default, such as the database's rate-limit counters) is held to the same bound.
         to_thread.current_default_thread_limiter().total_tokens = db.max_connections
         if settings.log_sources and settings.log_index_seconds > 0:
             indexer.start()
@@ -179,6 +174,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         if indexer.thread.is_alive():
             indexer.stop()
         await counters.close()
+        services.workers.shutdown()
         services.db.dispose()
 
     app = AsyncApp(

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from connexion import request
+from connexion.context import scope
 from connexion.lifecycle import ConnexionResponse
 
 from domain.access import Actor
@@ -29,14 +30,24 @@ def actor(token_info: dict[str, Any]) -> Actor:
     return Actor(token_info["sub"], frozenset(token_info["scopes"]), token_info["is_admin"])
 
 
+def header(name: str) -> str | None:
+    """A request header's first value, as Starlette's Headers.get reads it, from the request's scope: no
+    request object is built for it (ASGI servers send header names in lower case)."""
+    wanted = name.lower().encode("latin-1")
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
+        if key == wanted:
+            return value.decode("latin-1")
+    return None
+
+
 def sent_credentials() -> bool:
-    return "Authorization" in request.headers
+    return header("Authorization") is not None
 
 
 def optional_actor() -> Actor | None:
     """The caller of a public operation, if it sent a valid bearer token (it sees more when it does)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
+    scheme, _, secret = (header("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not secret:
         return None
     return actor_for(services().db, secret.strip())
@@ -48,10 +59,10 @@ def etag(representation: dict[str, Any]) -> str:
 
 def _conditional(name: str) -> str | None:
     """A conditional header, refused rather than guessed at when it holds control characters."""
-    header: str | None = request.headers.get(name)
-    if header is not None and _CONTROL.search(header):
+    value = header(name)
+    if value is not None and _CONTROL.search(value):
         raise InvalidInput(f"The {name} header holds control characters.")
-    return header
+    return value
 
 
 def _entity_tags(header: str) -> list[str]:
@@ -60,10 +71,10 @@ def _entity_tags(header: str) -> list[str]:
 
 def expected() -> Expected | None:
     """The If-Match header as a precondition: strong comparison, so weak tags never match."""
-    header = _conditional("If-Match")
-    if header is None:
+    value = _conditional("If-Match")
+    if value is None:
         return None
-    tags = _entity_tags(header)
+    tags = _entity_tags(value)
     if tags == ["*"]:
         return Expected(any_tag=True)
     return Expected(frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"'))
@@ -71,11 +82,11 @@ def expected() -> Expected | None:
 
 def not_modified(representation: dict[str, Any]) -> bool:
     """If-None-Match with weak comparison, as RFC 9110 asks for GET."""
-    header = _conditional("If-None-Match")
-    if header is None:
+    value = _conditional("If-None-Match")
+    if value is None:
         return False
     current_tag = etag(representation)
-    return any(tag in ("*", current_tag, "W/" + current_tag) for tag in _entity_tags(header))
+    return any(tag in ("*", current_tag, "W/" + current_tag) for tag in _entity_tags(value))
 
 
 def one(representation: dict[str, Any], status: int = 200, *, location: str | None = None) -> Response:

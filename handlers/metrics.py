@@ -9,7 +9,7 @@ from typing import Any
 from connexion.lifecycle import ConnexionResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from web.metrics import metrics
+from web.metrics import metrics, note_pools
 from web.services import current
 
 
@@ -22,6 +22,7 @@ def check_metrics_token(token: str) -> dict[str, Any] | None:
 
 
 def get_metrics() -> ConnexionResponse:
+    note_pools(metrics())
     # A ready response: Connexion would compare the whole Content-Type, version and charset included, with
     # the spec's media type (text/plain), and refuse the one Prometheus scrapers expect.
     return ConnexionResponse(

@@ -1,11 +1,9 @@
 """The security functions the spec names (x-basicInfoFunc, x-tokenInfoFunc). Connexion calls them on
-its event loop, so the database and Argon2 work runs in a worker thread."""
+its event loop, so the database and Argon2 work runs in a worker thread (web.threads)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from anyio import to_thread
 
 from domain import tokens
 from domain.errors import NotAuthenticated
@@ -25,14 +23,17 @@ async def check_password(username: str, password: str) -> dict[str, Any] | None:
         # its password grant, whose credentials are in the form: no Argon2 work for that.
         return None
     try:
-        user = await to_thread.run_sync(tokens.authenticate_password, gateway.db, gateway.passwords, username, password)
+        user = await gateway.workers.run(
+            tokens.authenticate_password, gateway.db, gateway.passwords, username, password
+        )
     except NotAuthenticated:
         return None
     return {"sub": user.id, "is_admin": user.is_admin}
 
 
 async def check_token(token: str) -> dict[str, Any] | None:
-    caller = await to_thread.run_sync(tokens.actor_for, current().db, token)
+    gateway = current()
+    caller = await gateway.workers.run(tokens.actor_for, gateway.db, token)
     if caller is None:
         return None
     return {"sub": caller.user_id, "scopes": sorted(caller.scopes), "is_admin": caller.is_admin}

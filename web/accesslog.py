@@ -4,11 +4,10 @@ principal and client address. Never the query string, a header or a body: no sec
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from web.resolver import handler_name
 
@@ -25,52 +24,22 @@ def operation_ids(spec: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp, *, spec: Mapping[str, Any]) -> None:
-        self.app = app
-        self.operation_ids = operation_ids(spec)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # Routing and the security check record the operation and the authenticated user in these two
-        # dicts. Connexion and our middlewares pass copies of the scope (and of its extensions) inward;
-        # made here, the dicts themselves are shared by every copy.
-        extensions: dict[str, Any] = dict(scope.get("extensions") or {})
-        extensions.setdefault("connexion_routing", {})
-        extensions.setdefault("connexion_context", {})
-        scope = {**scope, "extensions": extensions}
-        started = time.perf_counter()
-        status = 500  # unless an answer starts: an error that escaped every handler
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            self._write(scope, extensions, status, (time.perf_counter() - started) * 1000)
-
-    def _write(self, scope: Scope, extensions: Mapping[str, Any], status: int, duration_ms: float) -> None:
-        routed = extensions.get("connexion_routing", {}).get("operation_id")
-        operation_id = self.operation_ids.get(routed, routed) if routed else None
-        principal = extensions.get("connexion_context", {}).get("user")
-        client = (scope.get("client") or (None, 0))[0]
-        fields = {
-            "method": scope["method"],
-            "path": scope["path"],
-            "operation_id": operation_id,
-            "status": status,
-            "duration_ms": round(duration_ms, 1),
-            "principal": str(principal) if principal is not None else None,
-            "client": client,
-        }
-        log.info(
-            "%s %s %s in %.1f ms (%s, principal %s, client %s)",
-            fields["method"], fields["path"], status, duration_ms, operation_id or "-", fields["principal"] or "-",
-            client or "-", extra=fields,
-        )  # fmt: skip
+def write(scope: Scope, operation_id: str | None, status: int, duration_ms: float, principal: Any) -> None:
+    """The request's access line (web.edge writes it when the request has been answered)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    client = (scope.get("client") or (None, 0))[0]
+    fields = {
+        "method": scope["method"],
+        "path": scope["path"],
+        "operation_id": operation_id,
+        "status": status,
+        "duration_ms": round(duration_ms, 1),
+        "principal": str(principal) if principal is not None else None,
+        "client": client,
+    }
+    log.info(
+        "%s %s %s in %.1f ms (%s, principal %s, client %s)",
+        fields["method"], fields["path"], status, duration_ms, operation_id or "-", fields["principal"] or "-",
+        client or "-", extra=fields,
+    )  # fmt: skip

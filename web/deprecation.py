@@ -3,7 +3,8 @@
 A deprecated operation (`deprecated: true`) states `x-deprecated-at`, when it was deprecated, and
 `x-sunset`, when it may stop working: ISO dates (midnight UTC) or date-times. It may name a page on what
 to use instead in `x-deprecation-link`. They are read once, at start; a deprecated operation without
-both dates stops the service from starting, as Spectral stops the build (.spectral.yaml)."""
+both dates stops the service from starting, as Spectral stops the build (.spectral.yaml). Added to
+every answer of the operation, errors too, by web.edge."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import datetime as dt
 from collections.abc import Mapping
 from email.utils import format_datetime
 from typing import Any
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.resolver import handler_name
 
@@ -58,30 +57,3 @@ def moment(value: object) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
     raise TypeError(f"not a date: {value!r}")
-
-
-class DeprecationHeaders:
-    """Sits outside Connexion's exception handling so that errors (401, 404...) carry the headers too.
-    Routing happens further in, so the operation is looked up when the answer starts, in the routing
-    result that Connexion records in scope["extensions"] (as web.routing reads it). Connexion's router
-    works on a copy of the scope but records into the extensions dict the copy shares: one is made here
-    for it to share, since servers need not send one."""
-
-    def __init__(self, app: ASGIApp, spec: Mapping[str, Any]) -> None:
-        self.app = app
-        self.headers = deprecation_headers(spec)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.headers:
-            await self.app(scope, receive, send)
-            return
-        extensions = dict(scope.get("extensions") or {})
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                operation_id = extensions.get("connexion_routing", {}).get("operation_id")
-                if operation_id in self.headers:
-                    message = {**message, "headers": [*message.get("headers", []), *self.headers[operation_id]]}
-            await send(message)
-
-        await self.app({**scope, "extensions": extensions}, receive, send_with_headers)

@@ -11,12 +11,12 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from anyio import to_thread
 from connexion.exceptions import ProblemException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storage import idempotency
 from storage.db import Database
+from web import services as serving
 from web.resolver import handler_name
 
 HEADER = b"idempotency-key"
@@ -65,7 +65,7 @@ class Idempotency:
             b"\0".join([scope["query_string"], _header(scope, b"content-type") or b"", body])
         ).hexdigest()
 
-        outcome = await to_thread.run_sync(idempotency.claim, self.db, key, request)
+        outcome = await serving.current().workers.run(idempotency.claim, self.db, key, request)
         if isinstance(outcome, idempotency.Stored):
             await self._replay(outcome, request, send)
             return
@@ -99,13 +99,13 @@ class Idempotency:
         try:
             await self.app(scope, replay_body, keep)
         except BaseException:
-            await to_thread.run_sync(idempotency.release, self.db, key)
+            await serving.current().workers.run(idempotency.release, self.db, key)
             raise
         if 200 <= status < 300:
             answer = b"".join(chunks).decode("utf-8", "replace")
-            await to_thread.run_sync(idempotency.complete, self.db, key, status, headers, answer)
+            await serving.current().workers.run(idempotency.complete, self.db, key, status, headers, answer)
         else:
-            await to_thread.run_sync(idempotency.release, self.db, key)
+            await serving.current().workers.run(idempotency.release, self.db, key)
 
     @staticmethod
     async def _replay(stored: idempotency.Stored, request: str, send: Send) -> None:

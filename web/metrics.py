@@ -12,20 +12,17 @@ import atexit
 import fcntl
 import functools
 import os
-import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from connexion.exceptions import ProblemException
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
-from sqlalchemy import event
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storage.db import Database
-from web.accesslog import operation_ids
 from web.resolver import handler_name
 
 # prometheus_client.multiprocess has no type hints; these are the signatures used here.
@@ -134,6 +131,8 @@ def metrics() -> Metrics:
 
 # Every database this process serves, so that the gauge is their pools' own count: counting checkout and
 # checkin events drifts, since SQLAlchemy sends a checkin for a checkout that failed (the server away).
+# The gauge is read off the pools when a request has been answered and when metrics are scraped, rather
+# than on every checkout and checkin: listeners on the pool cost every database call, in the worker threads.
 _watched: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
@@ -152,14 +151,9 @@ def watch_pool(db: Database, into: Metrics) -> None:
         into.pool_size.set(size())
     _watched.add(db)
 
-    @event.listens_for(db.engine, "checkout")
-    def on_checkout(*_args: Any) -> None:
-        into.pool_checked_out.set(_checked_out())
 
-    @event.listens_for(db.engine, "checkin")
-    def on_checkin(*_args: Any) -> None:
-        # Sent before the pool takes the connection back, so the pool still counts it.
-        into.pool_checked_out.set(_checked_out() - 1)
+def note_pools(into: Metrics) -> None:
+    into.pool_checked_out.set(_checked_out())
 
 
 def retire() -> None:
@@ -181,44 +175,29 @@ def send_retiring_at_shutdown(send: Send) -> Send:
     return sending
 
 
-class RequestMetrics:
-    """Outermost (before the exception middleware), so that it sees every answer, problems included. The
-    operation is known only once the request has been routed: it is read from the scope afterwards."""
+class RequestCounts:
+    """The request metrics (web.edge counts every answer, problems included), each label's child looked
+    up once: a child per operation and status, of which the spec has a bounded number."""
 
-    def __init__(self, app: ASGIApp, *, spec: Mapping[str, Any], db: Database) -> None:
-        self.app = app
-        self.metrics = metrics()
-        watch_pool(db, self.metrics)
-        self.operation_ids = operation_ids(spec)
+    def __init__(self, into: Metrics) -> None:
+        self.metrics = into
+        self._requests: dict[tuple[str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, send_retiring_at_shutdown(send))
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # Routing records the operation in this dict (connexion_routing); owning it lets us read it after.
-        extensions: dict[str, Any] = {**scope.get("extensions", {})}
-        scope = {**scope, "extensions": extensions}
-        status = 500  # unless an answer starts
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
+    def started(self) -> None:
         self.metrics.in_flight.inc()
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            self.metrics.in_flight.dec()
-            routed = extensions.get("connexion_routing", {}).get("operation_id")
-            operation = self.operation_ids.get(routed or "", UNMATCHED)
-            self.metrics.requests.labels(operation, str(status)).inc()
-            self.metrics.latency.labels(operation).observe(time.perf_counter() - started)
+
+    def answered(self, operation: str, status: int, seconds: float) -> None:
+        self.metrics.in_flight.dec()
+        requests = self._requests.get((operation, status))
+        if requests is None:
+            requests = self._requests[operation, status] = self.metrics.requests.labels(operation, str(status))
+        requests.inc()
+        latency = self._latency.get(operation)
+        if latency is None:
+            latency = self._latency[operation] = self.metrics.latency.labels(operation)
+        latency.observe(seconds)
+        note_pools(self.metrics)
 
 
 class MetricsSwitch:

@@ -9,6 +9,7 @@ through the classes Connexion lets an app choose: its middleware list and its AP
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import typing as t
 
@@ -35,6 +36,8 @@ from connexion.middleware.request_validation import (
 from connexion.operations import AbstractOperation, OpenAPIOperation
 from connexion.utils import extract_content_type, is_nullable
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from web import services as serving
 
 # Answers kept per operation, by media type and charset as the client names them: a client can name any
 # number, so only the first few are kept (the spec's own; others are refused or rare).
@@ -190,6 +193,22 @@ class PreparedDecorator(StarletteDecorator):
     def __init__(self, operation: AbstractOperation, **options: t.Any) -> None:
         super().__init__(**options)
         self.operation = operation
+
+    @property
+    def _sync_async_decorator(self) -> t.Callable[[t.Callable[..., t.Any]], t.Callable[..., t.Any]]:
+        """A plain handler runs in the app's worker threads (web.threads), as Connexion runs it in anyio's."""
+
+        def decorator(function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+            if asyncio.iscoroutinefunction(function):
+                return function
+
+            @functools.wraps(function)
+            async def in_a_thread(*args: t.Any, **kwargs: t.Any) -> t.Any:
+                return await serving.current().workers.run(functools.partial(function, *args, **kwargs))
+
+            return in_a_thread
+
+        return decorator
 
     def decorate(self, function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         function = self._sync_async_decorator(function)

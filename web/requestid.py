@@ -1,15 +1,15 @@
 """Every request has an id: the client's `X-Request-ID` when it is sane, a new UUID otherwise. It is
-returned on every answer, put in every problem body (web.problems) and stamped on every log line
-written while the request is served, so that a client's report leads to the server's lines."""
+returned on every answer (web.edge), put in every problem body (web.problems) and stamped on every log
+line written while the request is served, so that a client's report leads to the server's lines."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 HEADER = b"x-request-id"
 # Letters, digits and a little punctuation: nothing that could forge a log line or a header.
@@ -23,12 +23,30 @@ def current() -> str | None:
     return _current.get()
 
 
+def enter(request_id: str) -> Token[str | None]:
+    """The request being served from now on (web.edge); `leave` with the token when it has been answered."""
+    return _current.set(request_id)
+
+
+def leave(token: Token[str | None]) -> None:
+    _current.reset(token)
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID, as str(uuid.uuid4()) spells it, without building a UUID object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 9562 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def request_id_of(scope: Scope) -> str:
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     sent = next((value for name, value in headers if name == HEADER), None)
     if sent is not None and SANE.fullmatch(sent):
         return sent.decode("ascii")
-    return str(uuid.uuid4())
+    return new_request_id()
 
 
 class RequestIdFilter(logging.Filter):
@@ -39,29 +57,3 @@ class RequestIdFilter(logging.Filter):
         if request_id is not None:
             record.request_id = request_id
         return True
-
-
-class RequestId:
-    """Outermost middleware: every answer, problems included, leaves with the request's id."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(scope)
-        encoded = request_id.encode("ascii")
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != HEADER]
-                message = {**message, "headers": [*headers, (HEADER, encoded)]}
-            await send(message)
-
-        token = _current.set(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            _current.reset(token)

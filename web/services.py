@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.passwords import Passwords
 from loganalysis.service import LogCatalog
 from settings import Settings
 from storage.db import Database
+from web.threads import Workers
 
 
 @dataclass(frozen=True)
@@ -19,6 +18,7 @@ class Services:
     db: Database
     passwords: Passwords
     logs: LogCatalog
+    workers: Workers  # the threads that run blocking work
 
 
 _current: ContextVar[Services] = ContextVar("gateway_services")
@@ -28,17 +28,11 @@ def current() -> Services:
     return _current.get()
 
 
-class BindServices:
-    """Outermost middleware: makes this app's services current for the request (and the threads it spawns,
-    which copy the context), so that several apps can live in one process, as they do in tests."""
+def enter(services: Services) -> Token[Services]:
+    """The app serving the request from now on (web.edge), for it and the threads it spawns, which copy the
+    context: several apps can live in one process, as they do in tests. `leave` with the token after."""
+    return _current.set(services)
 
-    def __init__(self, app: ASGIApp, services: Services) -> None:
-        self.app = app
-        self.services = services
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _current.set(self.services)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _current.reset(token)
+def leave(token: Token[Services]) -> None:
+    _current.reset(token)
