@@ -107,6 +107,8 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
     validation, the handler's context) with Gateway's between them."""
     limits = spec["info"]["x-gateway-limits"]
     rate_limits = [partial(RateLimit, spec=spec, counters=counters)] if settings.rate_limits else []
+    # Connexion's response validation passes answers through untouched when it is off: then it is left out.
+    response_validation = [ResponseValidationMiddleware] if settings.validate_responses else []
     return [
         ServerErrorMiddleware,
         # Outside the exception handling, so that they see every answer, problems included: the request's id,
@@ -132,7 +134,7 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
         SecurityMiddleware,
         partial(Idempotency, spec=spec, db=services.db),  # knows the caller, sees the body before validation
         PreparedRequestValidation,  # Connexion's validation, its validators built once per operation
-        ResponseValidationMiddleware,
+        *response_validation,
         LifespanMiddleware,
         PreparedContext,  # the operation handlers see, its answers worked out once
     ]

@@ -3,7 +3,8 @@ headers that frame a body made exact for the validation downstream."""
 
 from __future__ import annotations
 
-import anyio
+import asyncio
+
 from connexion.exceptions import BadRequestProblem, ProblemException, UnsupportedMediaTypeProblem
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,26 +54,27 @@ class BodyLimit:
                 raise PayloadTooLarge(self.max_bytes)
         chunks: list[bytes] = []
         size = 0
-        # A client that trickles its body (or stops sending it) is not waited for beyond the limit.
-        with anyio.move_on_after(self.max_seconds) as deadline:
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise PayloadTooLarge(self.max_bytes)
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-        if deadline.cancelled_caught:
+        try:
+            # A client that trickles its body (or stops sending it) is not waited for beyond the limit.
+            async with asyncio.timeout(self.max_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLarge(self.max_bytes)
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
             raise ProblemException(
                 status=408,
                 title="Request Timeout",
                 detail=f"The request body did not arrive within {self.max_seconds:g} seconds.",
                 headers={"Connection": "close"},
-            )
+            ) from None
         body = b"".join(chunks)
         replayed = False
         content_types = [value for name, value in scope["headers"] if name == b"content-type"]

@@ -34,7 +34,7 @@ from connexion.middleware.request_validation import (
     RequestValidationOperation,
 )
 from connexion.operations import AbstractOperation, OpenAPIOperation
-from connexion.utils import extract_content_type, is_nullable
+from connexion.utils import is_nullable, split_content_type
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web import services as serving
@@ -42,6 +42,16 @@ from web import services as serving
 # Answers kept per operation, by media type and charset as the client names them: a client can name any
 # number, so only the first few are kept (the spec's own; others are refused or rare).
 MAX_KEPT_PER_OPERATION = 8
+
+
+def content_type_of(headers: t.Iterable[tuple[t.Any, t.Any]]) -> str | None:
+    """The Content-Type among a request's ASGI headers or a handler's, as Connexion's extract_content_type
+    finds it (the first, by a case-insensitive name), without its work of typing on every call."""
+    for name, value in headers:
+        text = name.decode("latin-1") if isinstance(name, bytes) else name
+        if text.lower() == "content-type":
+            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return None
 
 
 class PreparedOperation(OpenAPIOperation):
@@ -98,6 +108,12 @@ class PreparedValidationOperation(RequestValidationOperation):
         if len(self._bodies) < MAX_KEPT_PER_OPERATION:
             self._bodies[key] = validator
         return validator
+
+    def extract_content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
+        mime_type, encoding = split_content_type(content_type_of(headers))
+        if mime_type is None:  # a request without a body: Connexion's own guess
+            mime_type = self._operation.consumes[0] if self._operation.consumes else "application/octet-stream"
+        return mime_type, "utf-8" if encoding is None else encoding
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._parameters.validate(scope)
@@ -180,7 +196,7 @@ class BoundResponse(AsyncResponseDecorator):
         if len(self.produces) > 1:  # Connexion picks by the type of the data, or the handler says
             choice: str | None = super()._infer_content_type(data, headers)
             return choice
-        content_type: str | None = extract_content_type(headers)
+        content_type = content_type_of(headers.items())
         produces = self.produces or (["application/json"] if data is not None else [])
         if content_type and content_type not in produces:
             raise NonConformingResponseHeaders(

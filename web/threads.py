@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -29,9 +30,14 @@ def _settle(outcome: asyncio.Future[Any], result: Any, error: BaseException | No
 
 
 class Workers:
+    """At most `size` threads, started as work comes and none is idle, taking work from one queue."""
+
     def __init__(self, size: int) -> None:
         self.size = size
-        self._executor: ThreadPoolExecutor | None = None  # started by the first work, again after a shutdown
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()  # guards _idle, which the threads change
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """function(*args) in a worker thread, awaited."""
@@ -47,13 +53,32 @@ class Workers:
             else:
                 loop.call_soon_threadsafe(_settle, outcome, result, None)
 
-        if self._executor is None:  # only the event loop's thread comes here: no two threads start one
-            self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="gateway-worker")
-        self._executor.submit(work)
+        with self._lock:
+            wanted = self._idle == 0 and len(self._threads) < self.size
+            if not wanted:
+                self._idle -= 1  # this work will take an idle thread: the next will not count on it
+        if wanted:
+            # Only the event loop's thread starts threads, so there is never one too many.
+            thread = threading.Thread(target=self._serve, name=f"gateway-worker-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        self._jobs.put(work)
         return await outcome
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            job()
+            with self._lock:
+                self._idle += 1
 
     def shutdown(self) -> None:
         """Waits for the work under way (the app's shutdown, before the database closes)."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+        threads, self._threads = self._threads, []
+        for _ in threads:
+            self._jobs.put(None)
+        for thread in threads:
+            thread.join()
+        self._idle = 0
