@@ -30,14 +30,18 @@ def _settle(outcome: asyncio.Future[Any], result: Any, error: BaseException | No
 
 
 class Workers:
-    """At most `size` threads, started as work comes and none is idle, taking work from one queue."""
+    """At most `size` threads, started as work comes and none is idle, taking work from one queue.
+
+    `shutdown` retires the threads of the moment, after the work already queued for them. Work that comes
+    later, from another server of the same app (tests start several), gets threads of its own: a shutdown
+    never leaves work in a queue that no thread will read."""
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self._lock = threading.Lock()  # a generation of threads: its queue, its idle count, its threads
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # released by a thread each time it finishes a job
         self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()  # guards _idle, which the threads change
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """function(*args) in a worker thread, awaited."""
@@ -54,31 +58,32 @@ class Workers:
                 loop.call_soon_threadsafe(_settle, outcome, result, None)
 
         with self._lock:
-            wanted = self._idle == 0 and len(self._threads) < self.size
-            if not wanted:
-                self._idle -= 1  # this work will take an idle thread: the next will not count on it
-        if wanted:
-            # Only the event loop's thread starts threads, so there is never one too many.
-            thread = threading.Thread(target=self._serve, name=f"gateway-worker-{len(self._threads)}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
-        self._jobs.put(work)
+            self._jobs.put(work)
+            # As concurrent.futures does: an idle thread takes it, else a new one while there is room, else
+            # it waits for the first thread to finish.
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self.size:
+                thread = threading.Thread(
+                    target=_serve,
+                    args=(self._jobs, self._idle),
+                    name=f"gateway-worker-{len(self._threads)}",
+                    daemon=True,
+                )
+                self._threads.append(thread)
+                thread.start()
         return await outcome
 
-    def _serve(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            job()
-            with self._lock:
-                self._idle += 1
-
     def shutdown(self) -> None:
-        """Waits for the work under way (the app's shutdown, before the database closes)."""
-        threads, self._threads = self._threads, []
-        for _ in threads:
-            self._jobs.put(None)
+        """Waits for the work under way and queued (the app's shutdown, before the database closes)."""
+        with self._lock:
+            threads, jobs = self._threads, self._jobs
+            self._threads, self._jobs, self._idle = [], queue.SimpleQueue(), threading.Semaphore(0)
+            for _ in threads:
+                jobs.put(None)  # after every job of this generation
         for thread in threads:
             thread.join()
-        self._idle = 0
+
+
+def _serve(jobs: queue.SimpleQueue[Callable[[], None] | None], idle: threading.Semaphore) -> None:
+    while (job := jobs.get()) is not None:
+        job()
+        idle.release()
