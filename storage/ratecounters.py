@@ -44,13 +44,11 @@ class DatabaseCounters:
 
     def _hit(self, key: str, window_seconds: int) -> tuple[int, float]:
         now = time.time()
-        with self.db.engine.begin() as connection:
-            count, resets_at = connection.execute(
-                _HIT, {"key": key, "now": now, "resets_at": now + window_seconds}
-            ).one()
+        with self.db.write() as session:  # on SQLite, in turn with the process's other writers
+            count, resets_at = session.execute(_HIT, {"key": key, "now": now, "resets_at": now + window_seconds}).one()
             self._hits += 1
             if self._hits % SWEEP_EVERY == 0:
-                connection.execute(delete(RateCounter).where(RateCounter.resets_at <= now))
+                session.execute(delete(RateCounter).where(RateCounter.resets_at <= now))
         return int(count), float(resets_at)
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:

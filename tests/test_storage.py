@@ -4,6 +4,7 @@ overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one w
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from alembic.migration import MigrationContext
 from connexion import AsyncApp
 from httpx import Response
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from domain import users
@@ -110,3 +112,33 @@ def test_concurrent_writes_with_the_same_if_match_let_exactly_one_win(
         assert losers == [412] * (len(methods) - 1)
         assert final.json() == winners[0].json()
         assert final.headers["ETag"] == winners[0].headers["ETag"]
+
+
+def test_a_sqlite_write_waiting_past_the_busy_timeout_for_its_turn_fails_as_a_locked_file_does(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL writers do not take turns: each row has its own lock")
+    monkeypatch.setattr("storage.db.SQLITE_BUSY_TIMEOUT_MS", 200)
+    writing, done = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with db.write():
+            writing.set()
+            done.wait(timeout=10)
+
+    holder = threading.Thread(target=long_write)
+    holder.start()
+    writing.wait(timeout=10)
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="database is locked"), db.write():
+        pass
+    waited = time.monotonic() - started
+    done.set()
+    holder.join()
+
+    assert 0.2 <= waited < 5
+    passwords = Passwords(time_cost=FAST_HASHING.time_cost, memory_kib=FAST_HASHING.memory_kib, parallelism=1)
+    users.create(db, passwords, name="After", email="after@example.com", password="password123")  # a free turn
+    db.dispose()
