@@ -5,7 +5,7 @@ line written while the request is served, so that a client's report leads to the
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 from contextvars import ContextVar, Token
 
@@ -33,8 +33,14 @@ def leave(token: Token[str | None]) -> None:
 
 
 def new_request_id() -> str:
-    """A random (version 4) UUID, as str(uuid.uuid4()) spells it, without building a UUID object."""
-    raw = bytearray(os.urandom(16))
+    """A random (version 4) UUID, as str(uuid.uuid4()) spells it, without building a UUID object.
+
+    Its bits come from `random` (seeded from the system's entropy, and again in each forked worker), not
+    from os.urandom as uuid4's do: an id names a request, it guards nothing (a client may choose its own).
+    os.urandom lets go of the GIL for its system call, and the event loop, which makes the id, then waited
+    for a worker thread to hand the GIL back, up to the interpreter's 5 ms switch interval: under load that
+    wait was most of the loop's time."""
+    raw = bytearray(random.getrandbits(128).to_bytes(16, "big"))
     raw[6] = raw[6] & 0x0F | 0x40  # version 4
     raw[8] = raw[8] & 0x3F | 0x80  # the RFC 9562 variant
     text = raw.hex()
