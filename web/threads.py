@@ -11,6 +11,7 @@ shutting the pool down waits for it, before the database is closed."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import queue
 import threading
@@ -29,19 +30,29 @@ def _settle(outcome: asyncio.Future[Any], result: Any, error: BaseException | No
         outcome.set_exception(error)
 
 
-class Workers:
-    """At most `size` threads, started as work comes and none is idle, taking work from one queue.
+class _Generation:
+    """The threads started between two shutdowns, and the work waiting for them."""
 
-    `shutdown` retires the threads of the moment, after the work already queued for them. Work that comes
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+        self.idle: list[queue.SimpleQueue[Callable[[], None] | None]] = []  # the most recently idle last
+        self.backlog: collections.deque[Callable[[], None]] = collections.deque()
+        self.retired = False
+
+
+class Workers:
+    """At most `size` threads, started as work comes and none is idle. Work goes to the thread that
+    became idle last, as anyio does: the few threads a steady load needs stay warm, instead of every
+    thread of the pool taking turns. When all are busy, work waits in a queue for the first to finish.
+
+    `shutdown` retires the threads of the moment, after the work already handed to them. Work that comes
     later, from another server of the same app (tests start several), gets threads of its own: a shutdown
-    never leaves work in a queue that no thread will read."""
+    never leaves work waiting for a thread that has gone."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._lock = threading.Lock()  # a generation of threads: its queue, its idle count, its threads
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # released by a thread each time it finishes a job
-        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()  # guards the generations' lists, which threads and callers change
+        self._generation = _Generation()
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """function(*args) in a worker thread, awaited."""
@@ -58,32 +69,45 @@ class Workers:
                 loop.call_soon_threadsafe(_settle, outcome, result, None)
 
         with self._lock:
-            self._jobs.put(work)
-            # As concurrent.futures does: an idle thread takes it, else a new one while there is room, else
-            # it waits for the first thread to finish.
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self.size:
+            generation = self._generation
+            if generation.idle:
+                generation.idle.pop().put(work)
+            elif len(generation.threads) < self.size:
                 thread = threading.Thread(
-                    target=_serve,
-                    args=(self._jobs, self._idle),
-                    name=f"gateway-worker-{len(self._threads)}",
+                    target=self._serve,
+                    args=(generation, work),
+                    name=f"gateway-worker-{len(generation.threads)}",
                     daemon=True,
                 )
-                self._threads.append(thread)
+                generation.threads.append(thread)
                 thread.start()
+            else:
+                generation.backlog.append(work)
         return await outcome
 
+    def _serve(self, generation: _Generation, job: Callable[[], None]) -> None:
+        inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        while True:
+            job()
+            with self._lock:
+                if generation.backlog:
+                    job = generation.backlog.popleft()
+                    continue
+                if generation.retired:
+                    return
+                generation.idle.append(inbox)
+            next_job = inbox.get()
+            if next_job is None:
+                return
+            job = next_job
+
     def shutdown(self) -> None:
-        """Waits for the work under way and queued (the app's shutdown, before the database closes)."""
+        """Waits for the work under way and waiting (the app's shutdown, before the database closes)."""
         with self._lock:
-            threads, jobs = self._threads, self._jobs
-            self._threads, self._jobs, self._idle = [], queue.SimpleQueue(), threading.Semaphore(0)
-            for _ in threads:
-                jobs.put(None)  # after every job of this generation
-        for thread in threads:
+            generation, self._generation = self._generation, _Generation()
+            generation.retired = True
+            for inbox in generation.idle:
+                inbox.put(None)
+            generation.idle.clear()
+        for thread in generation.threads:
             thread.join()
-
-
-def _serve(jobs: queue.SimpleQueue[Callable[[], None] | None], idle: threading.Semaphore) -> None:
-    while (job := jobs.get()) is not None:
-        job()
-        idle.release()
