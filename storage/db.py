@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,25 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class WriterTurn:
+    """SQLite lets one transaction write at a time. Its busy handler makes a waiting writer sleep and try
+    again, up to 100 ms a time, whether or not the lock was freed meanwhile: with a dozen threads of one
+    process writing at once, that sleeping was most of a create's latency (p99 over half a second under
+    load). The writers of one process take their turn on this lock instead, handed over the moment it is
+    free; only writers in other processes meet SQLite's busy handler. A turn that does not come within the
+    busy timeout fails as SQLite's own lock does (a 503)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(normalise_url(url))
@@ -69,12 +88,7 @@ class Database:
         self.max_connections = POOL_SIZE + POOL_OVERFLOW
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
-        # SQLite lets one transaction write at a time. Its busy handler makes a waiting writer sleep and try
-        # again, up to 100 ms a time, whether or not the lock was freed meanwhile: with a dozen threads of one
-        # process writing at once, that sleeping was most of a create's latency (p99 over half a second under
-        # load). The writers of one process take their turn on this lock instead, handed over the moment it
-        # is free; only writers in other processes meet SQLite's busy handler.
-        self._writer_turn = threading.Lock() if self.is_sqlite else None
+        self._writer_turn: AbstractContextManager[None] = WriterTurn() if self.is_sqlite else nullcontext()
 
     def _sqlite_engine(self) -> Engine:
         ensure_sqlite_directory(self.url.render_as_string(hide_password=False))
@@ -100,18 +114,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back entirely if it raises."""
-        if self._writer_turn is None:
-            with self._writes() as session, session.begin():
-                yield session
-            return
-        # A turn that does not come within the busy timeout fails as SQLite's own lock does (a 503).
-        if not self._writer_turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
-        try:
-            with self._writes() as session, session.begin():
-                yield session
-        finally:
-            self._writer_turn.release()
+        with self._writer_turn, self._writes() as session, session.begin():
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

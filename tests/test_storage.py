@@ -44,12 +44,16 @@ def test_migrating_creates_the_sqlite_folder_on_a_fresh_checkout(tmp_path: Path)
     assert (tmp_path / "var" / "nested" / "gateway.db").is_file()
 
 
+def fast_passwords() -> Passwords:
+    return Passwords(
+        time_cost=FAST_HASHING.time_cost, memory_kib=FAST_HASHING.memory_kib, parallelism=FAST_HASHING.parallelism
+    )
+
+
 def sign_up_many(database_url: str, worker: int) -> int:
     """One worker process: its own engine and connections, as a second server process would have."""
     db = Database(database_url)
-    passwords = Passwords(
-        time_cost=FAST_HASHING.time_cost, memory_kib=FAST_HASHING.memory_kib, parallelism=FAST_HASHING.parallelism
-    )
+    passwords = fast_passwords()
     for n in range(WRITES_PER_WORKER):
         users.create(db, passwords, name=f"w{worker}", email=f"w{worker}-{n}@example.com", password="password123")
     db.dispose()
@@ -139,6 +143,5 @@ def test_a_sqlite_write_waiting_past_the_busy_timeout_for_its_turn_fails_as_a_lo
     holder.join()
 
     assert 0.2 <= waited < 5
-    passwords = Passwords(time_cost=FAST_HASHING.time_cost, memory_kib=FAST_HASHING.memory_kib, parallelism=1)
-    users.create(db, passwords, name="After", email="after@example.com", password="password123")  # a free turn
+    users.create(db, fast_passwords(), name="After", email="after@example.com", password="password123")  # a free turn
     db.dispose()
