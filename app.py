@@ -153,7 +153,11 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             time_cost=hashing.time_cost, memory_kib=hashing.memory_kib, parallelism=hashing.parallelism
         ),
         logs=LogCatalog(settings.log_sources, db),
-        workers=Workers(db.max_connections),
+        # Brief reads of SQLite run on the event loop (web.threads), which then holds a connection of the
+        # pool too: one thread fewer, so the threads and the loop never wait for a connection together.
+        workers=(
+            Workers(db.max_connections - 1, brief_reads_inline=True) if db.is_sqlite else Workers(db.max_connections)
+        ),
     )
 
     indexer = Indexer(db, settings.log_sources, settings.log_index_seconds)

@@ -8,8 +8,10 @@ from connexion.lifecycle import ConnexionResponse
 
 from domain import posts
 from handlers.http import Response, actor, created_at, expected, no_content, one, page, read_one, services
+from web.threads import brief_read
 
 
+@brief_read
 def list_posts(author_id: str | None = None, limit: int = 20, cursor: str | None = None) -> Response:
     return page(posts.list_page(services().db, author_id=author_id, limit=limit, cursor=cursor))
 
@@ -19,6 +21,7 @@ def create_post(body: dict[str, Any], token_info: dict[str, Any]) -> Response:
     return one(post, 201, location=created_at(post))
 
 
+@brief_read
 def get_post(post_id: str) -> Response | ConnexionResponse:
     return read_one(posts.get(services().db, post_id))
 

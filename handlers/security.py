@@ -1,5 +1,5 @@
 """The security functions the spec names (x-basicInfoFunc, x-tokenInfoFunc). Connexion calls them on
-its event loop, so the database and Argon2 work runs in a worker thread (web.threads)."""
+its event loop, so Argon2 runs in a worker thread, and the token's lookup where web.threads puts a brief read."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ async def check_password(username: str, password: str) -> dict[str, Any] | None:
 
 async def check_token(token: str) -> dict[str, Any] | None:
     gateway = current()
-    caller = await gateway.workers.run(tokens.actor_for, gateway.db, token)
+    caller = await gateway.workers.run_brief(tokens.actor_for, gateway.db, token)
     if caller is None:
         return None
     return {"sub": caller.user_id, "scopes": sorted(caller.scopes), "is_admin": caller.is_admin}

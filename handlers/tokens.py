@@ -7,6 +7,7 @@ from typing import Any
 from domain import tokens
 from domain.errors import NotAuthenticated
 from handlers.http import JSON, Response, actor, created_at, no_content, page, sent_credentials, services
+from web.threads import brief_read
 
 DEFAULT_NAME = "token"
 DEFAULT_LIFETIME_SECONDS = 3600
@@ -36,10 +37,12 @@ def create_token(token_info: dict[str, Any], body: dict[str, Any] | bytes | None
     return issued, 201, JSON | {"Location": created_at(issued), "Cache-Control": "no-store"}
 
 
+@brief_read
 def list_tokens(token_info: dict[str, Any], limit: int = 20, cursor: str | None = None) -> Response:
     return page(tokens.list_page(services().db, actor(token_info), limit=limit, cursor=cursor))
 
 
+@brief_read
 def get_token(token_id: str, token_info: dict[str, Any]) -> Response:
     return tokens.get(services().db, actor(token_info), token_id), 200, dict(JSON)
 

@@ -19,8 +19,10 @@ from handlers.http import (
     read_one,
     services,
 )
+from web.threads import brief_read
 
 
+@brief_read
 def list_users(limit: int = 20, cursor: str | None = None) -> Response:
     return page(users.list_page(services().db, optional_actor(), limit=limit, cursor=cursor))
 
@@ -33,6 +35,7 @@ def create_user(body: dict[str, Any]) -> Response:
     return one(user, 201, location=created_at(user))
 
 
+@brief_read
 def get_user(user_id: str) -> Response | ConnexionResponse:
     return read_one(users.get(services().db, user_id, optional_actor()))
 
@@ -52,6 +55,7 @@ def delete_user(user_id: str, token_info: dict[str, Any]) -> Response:
     return no_content()
 
 
+@brief_read
 def get_me(token_info: dict[str, Any]) -> Response | ConnexionResponse:
     caller = actor(token_info)
     return read_one(users.get(services().db, caller.user_id, caller))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -52,19 +53,43 @@ class WriterTurn:
     """SQLite lets one transaction write at a time. Its busy handler makes a waiting writer sleep and try
     again, up to 100 ms a time, whether or not the lock was freed meanwhile: with a dozen threads of one
     process writing at once, that sleeping was most of a create's latency (p99 over half a second under
-    load). The writers of one process take their turn on this lock instead, handed over the moment it is
-    free; only writers in other processes meet SQLite's busy handler. A turn that does not come within the
-    busy timeout fails as SQLite's own lock does (a 503)."""
+    load). The writers of one process take their turn here instead, in the order they came, each handed
+    the turn the moment the one before is done; only writers in other processes meet SQLite's busy
+    handler. A turn that does not come within the busy timeout fails as SQLite's own lock does (a 503)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._guard = threading.Lock()  # over the two fields below
+        self._taken = False
+        self._waiting: collections.deque[threading.Lock] = collections.deque()  # first come, first served
 
     def __enter__(self) -> None:
-        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        with self._guard:
+            if not self._taken:
+                self._taken = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        if turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            return  # handed over by the writer before
+        with self._guard:
+            if turn not in self._waiting:
+                return  # handed over just as the wait ran out: the turn is this writer's all the same
+            self._waiting.remove(turn)
+        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+    @property
+    def waiting(self) -> int:
+        """Writers waiting for their turn now."""
+        with self._guard:
+            return len(self._waiting)
 
     def __exit__(self, *_exc: object) -> None:
-        self._lock.release()
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().release()  # the turn passes straight on: still taken
+            else:
+                self._taken = False
 
 
 class Database:
@@ -89,6 +114,11 @@ class Database:
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
         self._writer_turn: AbstractContextManager[None] = WriterTurn() if self.is_sqlite else nullcontext()
+
+    @property
+    def writers_waiting(self) -> int:
+        """SQLite writers of this process waiting for their turn now; PostgreSQL's never wait for one."""
+        return self._writer_turn.waiting if isinstance(self._writer_turn, WriterTurn) else 0
 
     def _sqlite_engine(self) -> Engine:
         ensure_sqlite_directory(self.url.render_as_string(hide_password=False))

@@ -145,3 +145,38 @@ def test_a_sqlite_write_waiting_past_the_busy_timeout_for_its_turn_fails_as_a_lo
     assert 0.2 <= waited < 5
     users.create(db, fast_passwords(), name="After", email="after@example.com", password="password123")  # a free turn
     db.dispose()
+
+
+def test_sqlite_writers_of_one_process_get_their_turn_in_the_order_they_came(database_url: str) -> None:
+    db = Database(database_url)
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL writers do not take turns: each row has its own lock")
+    writing, done = threading.Event(), threading.Event()
+    turns: list[int] = []
+
+    def long_write() -> None:
+        with db.write():
+            writing.set()
+            done.wait(timeout=10)
+
+    def write(number: int) -> None:
+        with db.write():
+            turns.append(number)
+
+    holder = threading.Thread(target=long_write)
+    holder.start()
+    writing.wait(timeout=10)
+    writers = []
+    for number in range(8):
+        writer = threading.Thread(target=write, args=(number,))
+        writer.start()
+        writers.append(writer)
+        deadline = time.monotonic() + 10
+        while db.writers_waiting <= number and time.monotonic() < deadline:  # queued before the next comes
+            time.sleep(0.001)
+    done.set()
+    for thread in (holder, *writers):
+        thread.join(timeout=10)
+
+    assert turns == list(range(8))
+    db.dispose()

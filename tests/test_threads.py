@@ -1,13 +1,19 @@
 """The threads that run blocking work: a shutdown (one server of the app stopping, as tests do while other
-servers of the same app still serve) never strands work that was handed over."""
+servers of the same app still serve) never strands work that was handed over. Brief reads of SQLite run on
+the event loop, and only operations that change nothing are marked as such."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from web.threads import Workers
+import pytest
+
+from app import load_spec
+from web.resolver import handler_name
+from web.threads import Workers, is_brief_read
 
 CALLERS = 4
 CALLS_PER_CALLER = 300
@@ -62,3 +68,36 @@ def test_no_more_threads_than_the_size_however_much_work_waits() -> None:
         loop_thread.submit(asyncio.run, many()).result()
     assert len(seen) == 2
     workers.shutdown()
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["sqlite", "postgresql"])
+def test_a_brief_read_runs_on_the_event_loop_only_where_the_database_is_in_process(inline: bool) -> None:
+    workers = Workers(size=2, brief_reads_inline=inline)
+
+    async def threads_of_a_brief_read_and_of_other_work() -> tuple[str, str, str]:
+        loop_thread = threading.current_thread().name
+        brief = await workers.run_brief(lambda: threading.current_thread().name)
+        other = await workers.run(lambda: threading.current_thread().name)
+        return loop_thread, brief, other
+
+    with ThreadPoolExecutor(max_workers=1) as server:  # an event loop of its own, as a server has
+        loop_thread, brief, other = server.submit(asyncio.run, threads_of_a_brief_read_and_of_other_work()).result()
+    workers.shutdown()
+
+    assert (brief == loop_thread) is inline
+    assert other != loop_thread
+
+
+def test_only_operations_that_change_nothing_are_marked_as_brief_reads() -> None:
+    marked = set()
+    for path, methods in load_spec()["paths"].items():
+        for method, operation in methods.items():
+            module, _, name = handler_name(operation).rpartition(".")
+            if is_brief_read(getattr(importlib.import_module(module), name)):
+                marked.add(f"{method.upper()} {path}")
+                assert method == "get", f"{method.upper()} {path} changes things: it may not run on the event loop"
+    # The reads of a row or a page, and nothing that reads files, hashes passwords or waits on anything else.
+    assert marked == {
+        "GET /posts", "GET /posts/{post_id}", "GET /users", "GET /users/{user_id}", "GET /me", "GET /tokens",
+        "GET /tokens/{token_id}",
+    }  # fmt: skip

@@ -1,6 +1,7 @@
 """Blocking work (the database, Argon2) off the event loop: handlers, token and password checks and
 idempotency records run in a pool of threads no larger than the database's pool, so that a burst waits
-for a thread instead of timing out waiting for a connection.
+for a thread instead of timing out waiting for a connection. The exception is a brief read of SQLite (a
+row, a page, a token), which costs less than the hop to a thread and back: see `Workers.run_brief`.
 
 anyio's `to_thread.run_sync`, which Starlette and Connexion use, does more on every call than is needed
 here (a capacity limiter, a cancel scope and a queue of its own): each hop to a thread cost half again
@@ -19,6 +20,19 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+_BRIEF_READ = "gateway_brief_read"
+
+
+def brief_read(function: F) -> F:
+    """Marks a handler whose blocking work is a few bounded reads of the database (a row, a page, a token):
+    see `Workers.run_brief`."""
+    setattr(function, _BRIEF_READ, True)
+    return function
+
+
+def is_brief_read(function: Callable[..., Any]) -> bool:
+    return getattr(function, _BRIEF_READ, False) is True
 
 
 def _settle(outcome: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -49,8 +63,9 @@ class Workers:
     later, from another server of the same app (tests start several), gets threads of its own: a shutdown
     never leaves work waiting for a thread that has gone."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, brief_reads_inline: bool = False) -> None:
         self.size = size
+        self.brief_reads_inline = brief_reads_inline
         self._lock = threading.Lock()  # guards the generations' lists, which threads and callers change
         self._generation = _Generation()
 
@@ -84,6 +99,19 @@ class Workers:
             else:
                 generation.backlog.append(work)
         return await outcome
+
+    async def run_brief(self, function: Callable[..., T], *args: Any) -> T:
+        """function(*args), a brief read of the database (`brief_read`): on the event loop itself when the
+        database is a file of this process (SQLite), in a worker thread otherwise (PostgreSQL).
+
+        A SQLite read of a row or a page is this process's own work, a fraction of a millisecond, and never
+        waits for a writer (WAL). The hop to a thread and back cost about as much again, two context switches
+        and a handover of the GIL each way, and under load the loop and the thread kept taking the GIL from
+        each other. A read of PostgreSQL waits on another server: on the loop it would stop every other
+        request meanwhile, so it goes to a thread like any other blocking work."""
+        if self.brief_reads_inline:
+            return function(*args)
+        return await self.run(function, *args)
 
     def _serve(self, generation: _Generation, job: Callable[[], None]) -> None:
         inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
