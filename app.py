@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 import gc
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,6 @@ from typing import Any
 import yaml
 from anyio import to_thread
 from connexion import AsyncApp
-from connexion.jsonifier import Jsonifier
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
@@ -36,6 +34,7 @@ from web.docs import SpecAsWrittenSwaggerUI
 from web.edge import Edge
 from web.head import HeadAsGet
 from web.idempotency import Idempotency
+from web.jsonbody import OrjsonJsonifier
 from web.limits import BodyLimit
 from web.logconfig import configure_logging
 from web.metrics import MetricsSwitch
@@ -187,7 +186,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         __name__,
         lifespan=lifespan,
         middlewares=middleware_stack(settings, spec, services, counters),
-        jsonifier=Jsonifier(json, separators=(",", ":"), ensure_ascii=False),
+        jsonifier=OrjsonJsonifier(),
         strict_validation=True,
         validate_responses=settings.validate_responses,
         validator_map=validator_map,

@@ -231,3 +231,19 @@ def test_cors_ignores_origins_not_on_the_list(cors_client: TestClient, client: T
 
     assert "Access-Control-Allow-Origin" not in foreign.headers
     assert "Access-Control-Allow-Origin" not in by_default.headers
+
+
+def test_an_answer_is_compact_utf8_json_with_characters_as_written(client: TestClient, sign_up: SignUp) -> None:
+    author = sign_up()
+    text = 'Grüße 東京 🚀 "quoted" \\ back'
+    created = client.post("/api/v1/posts", json={"title": "Grüße", "body": text}, headers=author.auth)
+    assert created.status_code == 201, created.text
+
+    read = client.get(f"/api/v1/posts/{created.json()['id']}")
+
+    assert read.headers["Content-Type"] == "application/json"
+    assert read.content.endswith(b"}\n")
+    assert '"body":"Grüße 東京 🚀 \\"quoted\\" \\\\ back"'.encode() in read.content
+    for escaped_or_spaced in (b"\\u", b": ", b", "):
+        assert escaped_or_spaced not in read.content
+    assert json.loads(read.content)["body"] == text

@@ -1,6 +1,6 @@
 """The threads that run blocking work: a shutdown (one server of the app stopping, as tests do while other
 servers of the same app still serve) never strands work that was handed over. Brief reads of SQLite run on
-the event loop, and only operations that change nothing are marked as such."""
+the event loop while no thread has work, and only operations that change nothing are marked as such."""
 
 from __future__ import annotations
 
@@ -86,6 +86,34 @@ def test_a_brief_read_runs_on_the_event_loop_only_where_the_database_is_in_proce
 
     assert (brief == loop_thread) is inline
     assert other != loop_thread
+
+
+def test_a_brief_read_goes_to_a_thread_while_a_thread_has_work_and_comes_back_to_the_loop_after() -> None:
+    workers = Workers(size=2, brief_reads_inline=True)
+    writing = threading.Event()
+    release = threading.Event()
+
+    def a_write() -> None:
+        writing.set()
+        release.wait(timeout=10)
+
+    async def threads_of_brief_reads() -> tuple[str, str, str]:
+        loop_thread = threading.current_thread().name
+        write = asyncio.ensure_future(workers.run(a_write))
+        await asyncio.to_thread(writing.wait, 10)
+        during = await workers.run_brief(lambda: threading.current_thread().name)
+        release.set()
+        await write
+        after = await workers.run_brief(lambda: threading.current_thread().name)
+        return loop_thread, during, after
+
+    with ThreadPoolExecutor(max_workers=1) as server:  # an event loop of its own, as a server has
+        loop_thread, during, after = server.submit(asyncio.run, threads_of_brief_reads()).result()
+    workers.shutdown()
+
+    assert during != loop_thread
+    assert after == loop_thread
+    assert workers.unfinished == 0
 
 
 def test_only_operations_that_change_nothing_are_marked_as_brief_reads() -> None:
