@@ -49,8 +49,6 @@ from web.validation import validator_map
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "openapi.yaml"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-# Net allocations between two collections of the youngest generation while the app serves (Python's: 700).
-YOUNG_COLLECTION_THRESHOLD = 50_000
 # Headers a browser client must be allowed to send and to read.
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID"]
 CORS_EXPOSED_HEADERS = [
@@ -176,14 +174,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         # tail of its latency). Thawed at shutdown, so that a process that builds many apps frees them. No
         # collection first: freezing is instant, a collection in a test process holding many apps is not.
         gc.freeze()
-        # A request makes and drops thousands of objects (coroutines, dicts, rows) that reference counting
-        # frees at once; the collector's default, a young-generation pass every 700 net allocations, kept
-        # walking the ones still in flight. Every 50,000 it costs a twentieth less CPU per request, the
-        # same as no collector at all, and cyclic garbage waits a few megabytes longer.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
         yield
-        gc.set_threshold(*thresholds)
         gc.unfreeze()
         if indexer.thread.is_alive():
             indexer.stop()
