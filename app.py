@@ -21,7 +21,6 @@ from connexion.middleware.response_validation import ResponseValidationMiddlewar
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.options import SwaggerUIOptions
-from starlette.middleware.cors import CORSMiddleware
 
 from domain.passwords import Passwords
 from loganalysis.index import Indexer
@@ -30,6 +29,7 @@ from settings import Settings
 from storage.db import Database
 from storage.ratecounters import Counters, counters_for
 from web import problems
+from web.crossorigin import CrossOrigin
 from web.docs import SpecAsWrittenSwaggerUI
 from web.edge import Edge
 from web.head import HeadAsGet
@@ -114,7 +114,7 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
         # the app's services, security and deprecation headers, metrics and the access line.
         partial(Edge, spec=spec, services=services, hsts=settings.environment == "production"),
         partial(
-            CORSMiddleware,
+            CrossOrigin,  # Starlette's CORS, for requests with an Origin header
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=CORS_REQUEST_HEADERS,

@@ -233,6 +233,17 @@ def test_cors_ignores_origins_not_on_the_list(cors_client: TestClient, client: T
     assert "Access-Control-Allow-Origin" not in by_default.headers
 
 
+def test_every_answer_tells_caches_that_it_varies_with_the_origin(cors_client: TestClient) -> None:
+    plain = cors_client.get("/api/v1/healthz")
+    from_browser = cors_client.get("/api/v1/healthz", headers={"Origin": "https://app.example.com"})
+    refused = cors_client.get("/api/v1/nowhere")
+
+    for response in (plain, from_browser, refused):
+        assert response.headers.get_list("Vary") == ["Origin"]
+    assert "Access-Control-Allow-Origin" not in plain.headers
+    assert from_browser.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
 def test_an_answer_is_compact_utf8_json_with_characters_as_written(client: TestClient, sign_up: SignUp) -> None:
     author = sign_up()
     text = 'Grüße 東京 🚀 "quoted" \\ back'

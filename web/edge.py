@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web import accesslog, requestid
+from web import accesslog, crossorigin, requestid
 from web import services as serving
 from web.deprecation import deprecation_headers
 from web.headers import security_headers
@@ -43,13 +43,17 @@ class Edge:
         context: dict[str, Any] = extensions.setdefault("connexion_context", {})
         scope = {**scope, "extensions": extensions}
         authenticated = any(name == b"authorization" for name, _ in scope["headers"])
+        # A request with an Origin header gets its Vary from web.crossorigin; the others get it here.
+        vary_origin = not crossorigin.has_origin(scope["headers"])
         status = 500  # unless an answer starts: an error that escaped every handler
 
         async def send_answer(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = self.answer_headers(message.get("headers", []), request_id, authenticated, routing)
+                headers = self.answer_headers(
+                    message.get("headers", []), request_id, authenticated, routing, vary_origin=vary_origin
+                )
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -69,19 +73,31 @@ class Edge:
             requestid.leave(id_token)
 
     def answer_headers(
-        self, headers: list[tuple[bytes, bytes]], request_id: str, authenticated: bool, routing: Mapping[str, Any]
+        self,
+        headers: list[tuple[bytes, bytes]],
+        request_id: str,
+        authenticated: bool,
+        routing: Mapping[str, Any],
+        *,
+        vary_origin: bool,
     ) -> list[tuple[bytes, bytes]]:
         kept: list[tuple[bytes, bytes]] = []
         present: set[bytes] = set()
+        varies: list[bytes] = []
         content_type = b""
         for name, value in headers:
             lower = name.lower()
             if lower == requestid.HEADER:
                 continue  # the request's own id, never one a handler made up
+            if vary_origin and lower == crossorigin.VARY:
+                varies.append(value)
+                continue
             if lower == b"content-type":
                 content_type = value
             present.add(lower)
             kept.append((name, value))
+        if vary_origin:
+            kept.append(crossorigin.vary_on_origin(varies))
         kept.append((requestid.HEADER, request_id.encode("ascii")))
         kept += security_headers(present, content_type, authenticated=authenticated, hsts=self.hsts)
         kept += self.deprecations.get(routing.get("operation_id") or "", [])

@@ -171,8 +171,10 @@ class BoundParameters(AsyncParameterDecorator):
         @functools.wraps(function)
         async def wrapper(request: ConnexionRequest) -> t.Any:
             body = await request.get_body() if takes_body else None
+            # Without a query string there is nothing to parse: the defaults come from the spec either way.
+            query_params = request.query_params if request.scope.get("query_string") else {}
             bound = get_arguments(
-                operation, path_params=request.path_params, query_params=request.query_params, body=body,
+                operation, path_params=request.path_params, query_params=query_params, body=body,
                 files=await request.files() if takes_form else {}, arguments=arguments, has_kwargs=has_kwargs,
                 sanitize=sanitize, content_type=request.mimetype,
             )  # fmt: skip

@@ -211,7 +211,43 @@ class ConciseFormValidator(FormDataValidator):
 
 
 class ConciseParameterValidator(ParameterValidator):
-    """Names the parameter and the broken rule, instead of dumping the whole schema into the answer."""
+    """Names the parameter and the broken rule, instead of dumping the whole schema into the answer.
+
+    A request without a query string, to an operation without cookie parameters (a read by id, a create),
+    is checked from its scope alone, in Connexion's order and with its rules: Connexion would wrap the scope
+    in a Starlette request and its own, parse the empty query string and build a header map for it."""
+
+    def __init__(
+        self,
+        parameters: list[dict[str, t.Any]],
+        uri_parser: t.Any,
+        strict_validation: bool = False,
+        security_query_params: list[str] | None = None,
+    ) -> None:
+        super().__init__(parameters, uri_parser, strict_validation, security_query_params)
+        self._from_scope = not self.parameters.get("cookie")
+        # As Starlette's Headers.get finds them: the first header of that name (ASGI's are in lower case).
+        headers = self.parameters.get("header", [])
+        self._headers = [(param["name"].lower().encode("latin-1"), param) for param in headers]
+
+    def validate(self, scope: Scope) -> None:
+        if not self._from_scope or scope.get("query_string"):
+            super().validate(scope)
+            return
+        for param in self.parameters.get("query", []):  # none was given: only `required` can fail
+            error = self.validate_parameter("query", None, param)
+            if error:
+                raise BadRequestProblem(detail=error)
+        path_params = self.uri_parser.resolve_path(scope.get("path_params", {}))
+        for param in self.parameters.get("path", []):
+            error = self.validate_parameter("path", path_params.get(param["name"].replace("-", "_")), param)
+            if error:
+                raise BadRequestProblem(detail=error)
+        for wanted, param in self._headers:
+            value = next((value for name, value in scope["headers"] if name == wanted), None)
+            error = self.validate_parameter("header", None if value is None else value.decode("latin-1"), param)
+            if error:
+                raise BadRequestProblem(detail=error)
 
     @staticmethod
     def validate_parameter(
