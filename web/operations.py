@@ -196,10 +196,10 @@ class BoundResponse(AsyncResponseDecorator):
         self.produces = sorted(set(operation.produces))
 
     def _infer_content_type(self, data: t.Any, headers: dict[str, str]) -> str | None:
-        if len(self.produces) > 1:  # Connexion picks by the type of the data, or the handler says
+        content_type = content_type_of(headers.items())
+        if content_type is None and len(self.produces) > 1:  # Connexion picks by the type of the data
             choice: str | None = super()._infer_content_type(data, headers)
             return choice
-        content_type = content_type_of(headers.items())
         produces = self.produces or (["application/json"] if data is not None else [])
         if content_type and content_type not in produces:
             raise NonConformingResponseHeaders(
