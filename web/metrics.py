@@ -133,12 +133,16 @@ def metrics() -> Metrics:
 # checkin events drifts, since SQLAlchemy sends a checkin for a checkout that failed (the server away).
 # The gauge is read off the pools when a request has been answered and when metrics are scraped, rather
 # than on every checkout and checkin: listeners on the pool cost every database call, in the worker threads.
-_watched: weakref.WeakSet[Database] = weakref.WeakSet()
+# Weak references in a plain list: a WeakSet costs more to walk than the count itself, on every request.
+_watched: list[weakref.ref[Database]] = []
 
 
 def _checked_out() -> int:
     total = 0
-    for db in list(_watched):
+    for watched in _watched:
+        db = watched()
+        if db is None:
+            continue  # gone; dropped from the list when the next database is watched
         count = getattr(db.engine.pool, "checkedout", None)  # QueuePool has it; SQLite's in-memory pools don't
         total += count() if callable(count) else 0
     return total
@@ -149,7 +153,8 @@ def watch_pool(db: Database, into: Metrics) -> None:
     size = getattr(pool, "size", None)  # QueuePool (PostgreSQL, a SQLite file) has one; others have no bound
     if callable(size):
         into.pool_size.set(size())
-    _watched.add(db)
+    global _watched  # a new list, so that a walk of the old one in another thread is never disturbed
+    _watched = [watched for watched in _watched if watched() not in (None, db)] + [weakref.ref(db)]
 
 
 def note_pools(into: Metrics) -> None:

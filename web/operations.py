@@ -87,6 +87,7 @@ class PreparedValidationOperation(RequestValidationOperation):
             security_query_params=self.security_query_params,
         )
         self._bodies: dict[tuple[str, str], t.Any] = {}
+        self._accepted: set[str] = set()  # media types found among the operation's, by Connexion's rules
 
     def _body_validator(self, mime_type: str, encoding: str) -> t.Any:
         """The validator for a body of this media type and charset; None when there is nothing to check."""
@@ -115,6 +116,14 @@ class PreparedValidationOperation(RequestValidationOperation):
         if mime_type is None:  # a request without a body: Connexion's own guess
             mime_type = self._operation.consumes[0] if self._operation.consumes else "application/octet-stream"
         return mime_type, "utf-8" if encoding is None else encoding
+
+    def validate_mime_type(self, mime_type: str) -> None:
+        """Connexion's check, which sorts the operation's media types on every call, made once per type."""
+        if mime_type in self._accepted:
+            return
+        super().validate_mime_type(mime_type)  # refuses a type the operation does not take
+        if len(self._accepted) < MAX_KEPT_PER_OPERATION:
+            self._accepted.add(mime_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._parameters.validate(scope)
