@@ -56,6 +56,10 @@ CORS_EXPOSED_HEADERS = [
     "Idempotent-Replayed", "Deprecation", "Sunset", "Link", "X-Request-ID",
 ]  # fmt: skip
 # Swagger UI shows each operationId (the method name in generated clients) and has "Try it out" on.
+# Threads for the requests' blocking work and for Argon2 (web.threads: why so few). Together, and with the
+# event loop's own brief reads of SQLite, they never want more connections than the database pool has.
+REQUEST_THREADS = 8
+PASSWORD_THREADS = 4
 SWAGGER_UI_CONFIG = {"displayOperationId": True, "tryItOutEnabled": True, "docExpansion": "list"}
 
 
@@ -152,11 +156,9 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             time_cost=hashing.time_cost, memory_kib=hashing.memory_kib, parallelism=hashing.parallelism
         ),
         logs=LogCatalog(settings.log_sources, db),
-        # Brief reads of SQLite run on the event loop (web.threads), which then holds a connection of the
-        # pool too: one thread fewer, so the threads and the loop never wait for a connection together.
-        workers=(
-            Workers(db.max_connections - 1, brief_reads_inline=True) if db.is_sqlite else Workers(db.max_connections)
-        ),
+        # Brief reads of SQLite run on the event loop (web.threads), which then holds a connection too.
+        workers=Workers(REQUEST_THREADS, brief_reads_inline=db.is_sqlite),
+        hashing=Workers(PASSWORD_THREADS, name="gateway-hashing"),
     )
 
     indexer = Indexer(db, settings.log_sources, settings.log_index_seconds)
@@ -180,6 +182,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             indexer.stop()
         await counters.close()
         services.workers.shutdown()
+        services.hashing.shutdown()
         services.db.dispose()
 
     app = AsyncApp(

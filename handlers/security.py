@@ -1,5 +1,6 @@
 """The security functions the spec names (x-basicInfoFunc, x-tokenInfoFunc). Connexion calls them on
-its event loop, so Argon2 runs in a worker thread, and the token's lookup where web.threads puts a brief read."""
+its event loop, so Argon2 runs in the threads kept for it, and the token's lookup where web.threads puts
+a brief read."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ async def check_password(username: str, password: str) -> dict[str, Any] | None:
         # its password grant, whose credentials are in the form: no Argon2 work for that.
         return None
     try:
-        user = await gateway.workers.run(
+        user = await gateway.hashing.run(
             tokens.authenticate_password, gateway.db, gateway.passwords, username, password
         )
     except NotAuthenticated:

@@ -7,7 +7,7 @@ from typing import Any
 from domain import tokens
 from domain.errors import NotAuthenticated
 from handlers.http import JSON, Response, actor, created_at, no_content, page, sent_credentials, services
-from web.threads import brief_read
+from web.threads import brief_read, password_work
 
 DEFAULT_NAME = "token"
 DEFAULT_LIFETIME_SECONDS = 3600
@@ -15,6 +15,7 @@ GRANT_TOKEN_NAME = "password grant"  # noqa: S105 - the label of tokens issued t
 NO_CREDENTIALS = "Send your email and password with HTTP Basic, or as an OAuth 2.0 password grant."
 
 
+@password_work
 def create_token(token_info: dict[str, Any], body: dict[str, Any] | bytes | None = None) -> Response:
     # Without a body (it is optional) Connexion hands over the spec's default undecoded.
     request = body if isinstance(body, dict) else {}

@@ -19,7 +19,7 @@ from handlers.http import (
     read_one,
     services,
 )
-from web.threads import brief_read
+from web.threads import brief_read, password_work
 
 
 @brief_read
@@ -27,6 +27,7 @@ def list_users(limit: int = 20, cursor: str | None = None) -> Response:
     return page(users.list_page(services().db, optional_actor(), limit=limit, cursor=cursor))
 
 
+@password_work
 def create_user(body: dict[str, Any]) -> Response:
     gateway = services()
     user = users.sign_up(
@@ -40,11 +41,13 @@ def get_user(user_id: str) -> Response | ConnexionResponse:
     return read_one(users.get(services().db, user_id, optional_actor()))
 
 
+@password_work
 def replace_user(user_id: str, body: dict[str, Any], token_info: dict[str, Any]) -> Response:
     gateway = services()
     return one(users.change(gateway.db, gateway.passwords, actor(token_info), user_id, body, expected()))
 
 
+@password_work
 def update_user(user_id: str, body: dict[str, Any], token_info: dict[str, Any]) -> Response:
     gateway = services()
     return one(users.change(gateway.db, gateway.passwords, actor(token_info), user_id, body, expected()))

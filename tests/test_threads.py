@@ -1,19 +1,22 @@
 """The threads that run blocking work: a shutdown (one server of the app stopping, as tests do while other
 servers of the same app still serve) never strands work that was handed over. Brief reads of SQLite run on
-the event loop while no thread has work, and only operations that change nothing are marked as such."""
+the event loop while no thread has work, and only operations that change nothing are marked as such. Every
+operation that hashes or verifies a password runs in the threads kept for Argon2, away from the others."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from app import load_spec
 from web.resolver import handler_name
-from web.threads import Workers, is_brief_read
+from web.threads import Workers, is_brief_read, is_password_work
 
 CALLERS = 4
 CALLS_PER_CALLER = 300
@@ -116,16 +119,49 @@ def test_a_brief_read_goes_to_a_thread_while_a_thread_has_work_and_comes_back_to
     assert workers.unfinished == 0
 
 
-def test_only_operations_that_change_nothing_are_marked_as_brief_reads() -> None:
+def operations_marked(is_marked: Callable[[Callable[..., Any]], bool]) -> set[str]:
+    """The spec's operations, as "METHOD /path", whose handler carries the mark."""
     marked = set()
     for path, methods in load_spec()["paths"].items():
         for method, operation in methods.items():
             module, _, name = handler_name(operation).rpartition(".")
-            if is_brief_read(getattr(importlib.import_module(module), name)):
+            if is_marked(getattr(importlib.import_module(module), name)):
                 marked.add(f"{method.upper()} {path}")
-                assert method == "get", f"{method.upper()} {path} changes things: it may not run on the event loop"
+    return marked
+
+
+def test_only_operations_that_change_nothing_are_marked_as_brief_reads() -> None:
+    marked = operations_marked(is_brief_read)
+    for operation in marked:
+        assert operation.startswith("GET "), f"{operation} changes things: it may not run on the event loop"
     # The reads of a row or a page, and nothing that reads files, hashes passwords or waits on anything else.
     assert marked == {
         "GET /posts", "GET /posts/{post_id}", "GET /users", "GET /users/{user_id}", "GET /me", "GET /tokens",
         "GET /tokens/{token_id}",
     }  # fmt: skip
+
+
+def test_every_operation_that_hashes_or_verifies_a_password_runs_in_the_threads_kept_for_it() -> None:
+    marked = operations_marked(is_password_work)
+    # Signing in (the password grant), signing up, and changing a user, whose body may carry a new password.
+    # HTTP Basic's check (handlers.security) hashes in those threads too.
+    assert marked == {"POST /tokens", "POST /users", "PUT /users/{user_id}", "PATCH /users/{user_id}"}
+
+
+def test_work_in_one_pool_never_waits_for_a_full_other_pool() -> None:
+    requests, hashing = Workers(size=1), Workers(size=1, name="gateway-hashing")
+    release = threading.Event()
+
+    async def a_read_while_every_hashing_thread_is_busy() -> str:
+        busy = asyncio.ensure_future(hashing.run(release.wait, 10))
+        try:
+            return await asyncio.wait_for(requests.run(lambda: threading.current_thread().name), timeout=5)
+        finally:
+            release.set()
+            await busy
+
+    with ThreadPoolExecutor(max_workers=1) as server:  # an event loop of its own, as a server has
+        name = server.submit(asyncio.run, a_read_while_every_hashing_thread_is_busy()).result()
+    requests.shutdown()
+    hashing.shutdown()
+    assert name.startswith("gateway-worker")

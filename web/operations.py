@@ -38,7 +38,7 @@ from connexion.utils import is_nullable, split_content_type
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web import services as serving
-from web.threads import is_brief_read
+from web.threads import is_brief_read, is_password_work
 
 # Answers kept per operation, by media type and charset as the client names them: a client can name any
 # number, so only the first few are kept (the spec's own; others are refused or rare).
@@ -225,7 +225,8 @@ class PreparedDecorator(StarletteDecorator):
     @property
     def _sync_async_decorator(self) -> t.Callable[[t.Callable[..., t.Any]], t.Callable[..., t.Any]]:
         """A plain handler runs in the app's worker threads (web.threads), as Connexion runs it in anyio's; one
-        marked as a brief read of the database runs as `Workers.run_brief` decides."""
+        marked as a brief read of the database runs as `Workers.run_brief` decides, and one marked as password
+        work in the threads kept for Argon2."""
 
         def decorator(function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             if asyncio.iscoroutinefunction(function):
@@ -237,6 +238,14 @@ class PreparedDecorator(StarletteDecorator):
                     return await serving.current().workers.run_brief(functools.partial(function, *args, **kwargs))
 
                 return brief
+
+            if is_password_work(function):
+
+                @functools.wraps(function)
+                async def hashing(*args: t.Any, **kwargs: t.Any) -> t.Any:
+                    return await serving.current().hashing.run(functools.partial(function, *args, **kwargs))
+
+                return hashing
 
             @functools.wraps(function)
             async def in_a_thread(*args: t.Any, **kwargs: t.Any) -> t.Any:

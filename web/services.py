@@ -18,7 +18,8 @@ class Services:
     db: Database
     passwords: Passwords
     logs: LogCatalog
-    workers: Workers  # the threads that run blocking work
+    workers: Workers  # the threads that run the requests' blocking work
+    hashing: Workers  # the threads that hash and verify passwords (web.threads)
 
 
 _current: ContextVar[Services] = ContextVar("gateway_services")
