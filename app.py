@@ -55,11 +55,11 @@ CORS_EXPOSED_HEADERS = [
     "ETag", "Location", "WWW-Authenticate", "Cache-Control", "Retry-After", "RateLimit", "RateLimit-Policy",
     "Idempotent-Replayed", "Deprecation", "Sunset", "Link", "X-Request-ID",
 ]  # fmt: skip
-# Swagger UI shows each operationId (the method name in generated clients) and has "Try it out" on.
 # Threads for the requests' blocking work and for Argon2 (web.threads: why so few). Together, and with the
 # event loop's own brief reads of SQLite, they never want more connections than the database pool has.
 REQUEST_THREADS = 8
 PASSWORD_THREADS = 4
+# Swagger UI shows each operationId (the method name in generated clients) and has "Try it out" on.
 SWAGGER_UI_CONFIG = {"displayOperationId": True, "tryItOutEnabled": True, "docExpansion": "list"}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import typing as t
 
 from connexion.apps.asynchronous import AsyncApi, AsyncApp, AsyncOperation
@@ -232,24 +233,15 @@ class PreparedDecorator(StarletteDecorator):
             if asyncio.iscoroutinefunction(function):
                 return function
             if is_brief_read(function):
-
-                @functools.wraps(function)
-                async def brief(*args: t.Any, **kwargs: t.Any) -> t.Any:
-                    return await serving.current().workers.run_brief(functools.partial(function, *args, **kwargs))
-
-                return brief
-
-            if is_password_work(function):
-
-                @functools.wraps(function)
-                async def hashing(*args: t.Any, **kwargs: t.Any) -> t.Any:
-                    return await serving.current().hashing.run(functools.partial(function, *args, **kwargs))
-
-                return hashing
+                runner = operator.attrgetter("workers.run_brief")
+            elif is_password_work(function):
+                runner = operator.attrgetter("hashing.run")
+            else:
+                runner = operator.attrgetter("workers.run")
 
             @functools.wraps(function)
             async def in_a_thread(*args: t.Any, **kwargs: t.Any) -> t.Any:
-                return await serving.current().workers.run(functools.partial(function, *args, **kwargs))
+                return await runner(serving.current())(functools.partial(function, *args, **kwargs))
 
             return in_a_thread
 
