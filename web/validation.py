@@ -3,6 +3,7 @@ and the formats our contract relies on are really checked."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -18,6 +19,9 @@ from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
 from starlette.types import Receive, Scope
+
+from web import quickcheck
+from web.quickcheck import Check
 
 FORMAT_CHECKER: FormatChecker = Draft4Validator.FORMAT_CHECKER
 # RFC 3339 date-time with a mandatory offset, as our schemas promise.
@@ -65,23 +69,40 @@ def _is_email(value: object) -> bool:
     return _HOST.fullmatch(domain) is not None
 
 
+class Compiled:
+    """A schema's jsonschema validator behind its quick check (web.quickcheck): a value the check passes is
+    valid; any other goes to jsonschema, which decides and says what is wrong."""
+
+    def __init__(self, validator: Draft4Validator, quick: Check | None) -> None:
+        self.validator = validator
+        self.quick = quick
+
+    def validate(self, instance: t.Any) -> None:
+        if self.quick is None or not self.quick(instance):
+            self.validator.validate(instance)
+
+
 # Connexion builds a new validator for every parameter and body of every request; a schema's validator is
 # built once here instead. Keyed by the schema's identity, kept with the schema so the identity cannot be
 # reused; cleared when full (each app built, as the tests build many, brings its own schema dicts).
-_COMPILED: dict[tuple[int, type[Draft4Validator]], tuple[t.Any, Draft4Validator]] = {}
+_COMPILED: dict[tuple[int, type[Draft4Validator]], tuple[t.Any, Compiled]] = {}
 _MAX_COMPILED = 4096
 
 
-def compiled(schema: t.Any, kind: type[Draft4Validator] = Draft4Validator) -> Draft4Validator:
+def compiled(schema: t.Any, kind: type[Draft4Validator] = Draft4Validator) -> Compiled:
     key = (id(schema), kind)
     found = _COMPILED.get(key)
     if found is not None and found[0] is schema:
         return found[1]
-    validator = kind(schema, format_checker=FORMAT_CHECKER)
+    quick: Check | None = None
+    if kind in (Draft4Validator, Draft4RequestValidator):  # the two sets of rules the quick checks know
+        with contextlib.suppress(quickcheck.Unsupported):
+            quick = quickcheck.build(schema, FORMAT_CHECKER, nullable_keyword=kind is Draft4RequestValidator)
+    result = Compiled(kind(schema, format_checker=FORMAT_CHECKER), quick)
     if len(_COMPILED) >= _MAX_COMPILED:
         _COMPILED.clear()
-    _COMPILED[key] = (schema, validator)
-    return validator
+    _COMPILED[key] = (schema, result)
+    return result
 
 
 def _reject_constant(name: str) -> t.NoReturn:
@@ -157,7 +178,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return None
 
     @property
-    def _validator(self) -> Draft4Validator:
+    def _validator(self) -> Compiled:
         return compiled(self._schema, Draft4RequestValidator)
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
