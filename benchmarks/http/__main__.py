@@ -14,9 +14,11 @@ gunicorn's sync worker, the FastAPI peer under uvicorn, each with --workers work
 stack must answer every endpoint with the expected status and the same JSON; then, for each round and
 endpoint, the stacks take turns in an order that rotates, each with a warm-up and a measured wrk run
 (--connections connections, one thread, pinned to --load-cpu). Prints the median over the rounds of
-requests/s, p50 and p99 per endpoint and stack, Gateway's requests/s over each peer's, and each stack's
-start-up time and memory per worker. Creates add rows to the posts table during the runs, for every stack
-alike. Every server is stopped at the end, on an error, on Ctrl-C or SIGTERM."""
+requests/s, p50, p99 and the server's CPU time per request (its workers' user and system time during the
+run, over the requests answered) per endpoint and stack; Gateway's requests/s over each peer's, round by
+round, as the median with the lowest and highest; and each stack's start-up time and memory per worker.
+Creates add rows to the posts table during the runs, for every stack alike. Every server is stopped at
+the end, on an error, on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -142,11 +144,14 @@ def measure(
                 if args.warmup:
                     loadgen.run(wrk, server.base_url, endpoint, data.token, **options)
                 options["seconds"] = args.seconds
+                cpu_before = server.cpu_seconds()
                 result = loadgen.run(wrk, server.base_url, endpoint, data.token, **options)
-                runs.append(Run(round_number + 1, position, endpoint, server.stack.name, result))
+                cpu = server.cpu_seconds() - cpu_before
+                runs.append(Run(round_number + 1, position, endpoint, server.stack.name, result, cpu))
                 progress(
                     f"round {round_number + 1}/{args.rounds} {endpoint.name:<8} {server.stack.name:<8}"
                     f"{result.requests_per_second:9.0f} req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
+                    f"  CPU {runs[-1].cpu_ms_per_request:5.2f} ms/req"
                     + (f"  unexpected {result.unexpected(endpoint)}" if result.unexpected(endpoint) else "")
                 )
     return runs
@@ -207,12 +212,14 @@ def benchmark(args: argparse.Namespace) -> int:
             "every request to it, while the other stacks keep theirs open."
             for stack in checked.closes_connections
         ),
+        "CPU ms/req: the server's workers' user and system time during the run (from /proc), over the requests "
+        "wrk counted.",
         "Start-up: from the start of the process to the first 200 from GET /api/v1/healthz (polled every 20 ms). "
         "RSS: mean over the worker processes (not uvicorn's supervisor or gunicorn's arbiter), idle after the "
         "checks and again after the last run.",
         "'unexpected': answers of the wrong class (non-2xx, or 2xx for the refused create) plus socket errors.",
     ]
-    print(render(summary, facts))
+    print(render(summary, runs, facts))
     print()
     print("\n".join(f"- {note}" for note in notes))
     if args.json is not None:

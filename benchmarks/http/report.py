@@ -1,6 +1,11 @@
 """Results: every measured run, the median over rounds per endpoint and stack, Gateway's throughput as a
 ratio of each peer's, and per stack its start-up time and memory per worker. Printed as tables, and
-written as JSON for tables made later."""
+written as JSON for tables made later.
+
+The ratio is taken round by round, between runs a few seconds apart, and its median over the rounds is
+reported with the lowest and highest: on a machine whose speed drifts (a shared virtual machine), a run
+is compared with the peer's run of the same moment rather than with a median from other moments, and
+the spread shows how far one round can be trusted."""
 
 from __future__ import annotations
 
@@ -25,6 +30,12 @@ class Run:
     endpoint: Endpoint
     stack: str
     measurement: Measurement
+    server_cpu_seconds: float  # user + system time of the server's workers during the measured run
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        requests = self.measurement.requests
+        return self.server_cpu_seconds * 1000 / requests if requests else 0.0
 
 
 @dataclass
@@ -46,6 +57,7 @@ class Median:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    cpu_ms_per_request: float
     unexpected: int  # over all rounds: wrong-class answers and socket errors
 
 
@@ -67,21 +79,37 @@ def medians(runs: Sequence[Run], statuses: dict[str, dict[str, int]], stacks: Se
                 requests_per_second=statistics.median(run.measurement.requests_per_second for run in mine),
                 p50_ms=statistics.median(run.measurement.p50_ms for run in mine),
                 p99_ms=statistics.median(run.measurement.p99_ms for run in mine),
+                cpu_ms_per_request=statistics.median(run.cpu_ms_per_request for run in mine),
                 unexpected=sum(run.measurement.unexpected(run.endpoint) for run in mine),
             )
         )
     return found
 
 
-def ratios(summary: Sequence[Median]) -> dict[str, dict[str, float]]:
-    """{endpoint: {peer: Gateway's req/s divided by the peer's}}; above 1 means Gateway answers more."""
-    by_key = {(median.endpoint, median.stack): median.requests_per_second for median in summary}
-    found: dict[str, dict[str, float]] = {}
-    for (endpoint, stack), rate in by_key.items():
-        reference = by_key.get((endpoint, REFERENCE))
+@dataclass(frozen=True)
+class Ratio:
+    """Gateway's requests/s divided by a peer's, one figure per round: above 1, Gateway answers more."""
+
+    median: float
+    lowest: float
+    highest: float
+    rounds: int
+
+
+def ratios(runs: Sequence[Run]) -> dict[str, dict[str, Ratio]]:
+    """{endpoint: {peer: Ratio}}, each round's Gateway run against the same round's run of the peer."""
+    rates = {(run.endpoint.name, run.stack, run.round): run.measurement.requests_per_second for run in runs}
+    per_round: dict[str, dict[str, list[float]]] = {}
+    for (endpoint, stack, round_number), rate in rates.items():
+        reference = rates.get((endpoint, REFERENCE, round_number))
         if stack != REFERENCE and reference is not None and rate > 0:
-            found.setdefault(endpoint, {})[stack] = reference / rate
-    return found
+            per_round.setdefault(endpoint, {}).setdefault(stack, []).append(reference / rate)
+    return {
+        endpoint: {
+            peer: Ratio(statistics.median(found), min(found), max(found), len(found)) for peer, found in by_peer.items()
+        }
+        for endpoint, by_peer in per_round.items()
+    }
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -98,23 +126,24 @@ def _mib(values: Sequence[int]) -> str:
     return f"{statistics.mean(values) / MIB:.1f}"
 
 
-def render(summary: Sequence[Median], stacks: Sequence[StackFacts]) -> str:
+def _ratio(ratio: Ratio | None) -> str:
+    return "-" if ratio is None else f"{ratio.median:.2f} ({ratio.lowest:.2f}-{ratio.highest:.2f})"
+
+
+def render(summary: Sequence[Median], runs: Sequence[Run], stacks: Sequence[StackFacts]) -> str:
     results = _table(
-        ["endpoint", "stack", "status", "req/s", "p50 ms", "p99 ms", "unexpected"],
+        ["endpoint", "stack", "status", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "unexpected"],
         [
             [m.endpoint, m.stack, str(m.status), f"{m.requests_per_second:.0f}", f"{m.p50_ms:.2f}",
-             f"{m.p99_ms:.2f}", str(m.unexpected)]
+             f"{m.p99_ms:.2f}", f"{m.cpu_ms_per_request:.2f}", str(m.unexpected)]
             for m in summary
         ],
     )  # fmt: skip
     peers = [facts.name for facts in stacks if facts.name != REFERENCE]
-    found_ratios = ratios(summary)
+    found_ratios = ratios(runs)
     ratio_table = _table(
         ["endpoint", *(f"gateway/{peer}" for peer in peers)],
-        [
-            [endpoint, *(f"{by_peer[peer]:.2f}" if peer in by_peer else "-" for peer in peers)]
-            for endpoint, by_peer in found_ratios.items()
-        ],
+        [[endpoint, *(_ratio(by_peer.get(peer)) for peer in peers)] for endpoint, by_peer in found_ratios.items()],
     )
     stack_table = _table(
         ["stack", "server", "workers", "startup s", "RSS/worker MiB idle", "RSS/worker MiB after"],
@@ -126,7 +155,10 @@ def render(summary: Sequence[Median], stacks: Sequence[StackFacts]) -> str:
     )  # fmt: skip
     parts = [results]
     if found_ratios:
-        parts.append("Gateway's requests/s divided by each peer's (above 1: Gateway answers more):\n" + ratio_table)
+        parts.append(
+            "Gateway's requests/s divided by each peer's in the same round, median (lowest-highest) over the rounds"
+            " (above 1: Gateway answers more):\n" + ratio_table
+        )
     parts.append(stack_table)
     return "\n\n".join(parts)
 
@@ -147,7 +179,10 @@ def write_json(
         "environment": environment,
         "checked_statuses": statuses,
         "medians": [vars(median) for median in summary],
-        "gateway_over_peer_requests_per_second": ratios(summary),
+        "gateway_over_peer_requests_per_second": {
+            endpoint: {peer: vars(ratio) for peer, ratio in by_peer.items()}
+            for endpoint, by_peer in ratios(runs).items()
+        },
         "stacks": [
             vars(facts) | {"idle_rss_mib": _mib(facts.idle_rss), "loaded_rss_mib": _mib(facts.loaded_rss)}
             for facts in stacks
@@ -159,6 +194,7 @@ def write_json(
                 "endpoint": run.endpoint.name,
                 "request": run.endpoint.describe(),
                 "stack": run.stack,
+                "server_cpu_seconds": run.server_cpu_seconds,
             }
             | run.measurement.as_dict()
             for run in runs

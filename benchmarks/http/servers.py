@@ -24,6 +24,7 @@ HEALTH_PATH = "/api/v1/healthz"
 STARTUP_SECONDS = 60.0
 POLL_SECONDS = 0.02  # fine enough to time a start-up of a second or so
 STOP_SECONDS = 15.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc's CPU times
 LOG_LEVEL = "warning"  # the servers' own start/stop lines only: nothing per request
 # Variables that would change how a stack runs if the driver's environment happened to carry them.
 INHERITED_SETTINGS = ("GATEWAY_", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_", "WEB_CONCURRENCY")
@@ -113,6 +114,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (fields 14 and 15 of /proc/<pid>/stat, after the command's name)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def rss_bytes(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -143,6 +153,10 @@ class Server:
 
     def worker_rss(self) -> list[int]:
         return [rss_bytes(pid) for pid in self.worker_pids()]
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the worker processes have used so far, all their threads included."""
+        return sum(cpu_seconds(pid) for pid in self.worker_pids())
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
