@@ -36,9 +36,12 @@ def operations() -> Iterator[tuple[str, OpenAPIOperation]]:
                 yield f"{method.upper()} {path}", operation
 
 
+OPERATIONS = list(operations())
+
+
 def body_schemas() -> Iterator[tuple[str, dict[str, Any], Any]]:
     """(where, schema, example) for every JSON request body of the spec."""
-    for where, operation in operations():
+    for where, operation in OPERATIONS:
         for media_type in operation.consumes:
             if media_type in JSON_TYPES:
                 example = operation.request_body["content"][media_type].get("example")
@@ -46,7 +49,7 @@ def body_schemas() -> Iterator[tuple[str, dict[str, Any], Any]]:
 
 
 def parameter_schemas() -> Iterator[tuple[str, dict[str, Any]]]:
-    for where, operation in operations():
+    for where, operation in OPERATIONS:
         for parameter in operation.parameters:
             yield f"{where} {parameter['in']} {parameter['name']}", parameter["schema"]
 

@@ -74,12 +74,10 @@ class _Builder:
         nullable = self.nullable_keyword and (schema.get("x-nullable") is True or bool(schema.get("nullable")))
         checks: list[Check] = []
         for keyword, value in schema.items():
-            if keyword in _ANNOTATIONS or (keyword.startswith("x-") and keyword != "x-nullable"):
+            if keyword in _ANNOTATIONS or keyword.startswith("x-"):  # x-nullable is read above
                 continue
             maker = getattr(self, "k_" + keyword, None)
             if maker is None:
-                if keyword == "x-nullable":
-                    continue
                 raise Unsupported(keyword)
             made = maker(value, schema, nullable)
             if made is not None:
