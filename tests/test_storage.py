@@ -3,6 +3,8 @@ overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one w
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -13,7 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from connexion import AsyncApp
 from httpx import Response
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
@@ -179,4 +182,52 @@ def test_sqlite_writers_of_one_process_get_their_turn_in_the_order_they_came(dat
         thread.join(timeout=10)
 
     assert turns == list(range(8))
+    db.dispose()
+
+
+def write_turn(database_url: str, writer: str) -> None:
+    """A write from another process: its own engine, connections and place in the processes' line."""
+    db = Database(database_url)
+    with db.write() as session:
+        session.execute(text("INSERT INTO turns (writer) VALUES (:writer)"), {"writer": writer})
+    db.dispose()
+
+
+def someone_in_line(line: Path) -> bool:
+    with line.open("a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_sqlite_writer_of_another_process_waiting_for_the_turn_goes_before_this_process_writes_again(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL writers do not take turns: each row has its own lock")
+    with db.write() as session:
+        session.execute(text("CREATE TABLE turns (writer TEXT)"))  # rows keep the order they were written in
+    database_file = Path(make_url(database_url).database or "")
+    line = database_file.with_name(f"{database_file.name}-line")
+
+    # A process of its own (spawned): one forked in mid-transaction would believe it held SQLite's lock.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as other_process:
+        with db.write() as session:
+            session.execute(text("INSERT INTO turns (writer) VALUES ('this process')"))
+            waiting = other_process.submit(write_turn, database_url, "the other process")
+            deadline = time.monotonic() + 30
+            while not someone_in_line(line) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert someone_in_line(line), "the other process's writer never stood in line"
+        with db.write() as session:  # at once, while the other process is still waking up
+            session.execute(text("INSERT INTO turns (writer) VALUES ('this process, again')"))
+        waiting.result(timeout=30)
+
+    with db.read() as session:
+        turns = session.scalars(text("SELECT writer FROM turns ORDER BY rowid")).all()
+    assert turns == ["this process", "the other process", "this process, again"]
     db.dispose()
