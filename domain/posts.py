@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from domain.access import Actor, require_owner_or_admin
 from domain.errors import NotFound
 from domain.paging import Page, fetch_page
-from domain.store import flush, new_id
+from domain.store import flush, insert, new_id
 from domain.timefmt import now, rfc3339
 from domain.versions import Expected, tag_of
 from storage.db import Database
@@ -37,13 +37,14 @@ def _load(session: Session, post_id: str) -> PostRow:
 
 def create(db: Database, actor: Actor, *, title: str, body: str) -> dict[str, Any]:
     moment = now()
-    post = PostRow(id=new_id(), author_id=actor.user_id, title=title, body=body, created_at=moment, updated_at=moment)
+    post = PostRow(
+        id=new_id(), author_id=actor.user_id, title=title, body=body, created_at=moment, updated_at=moment, version=1
+    )
     with db.write() as session:
-        if session.get(UserRow, actor.user_id) is None:
+        if session.scalar(select(UserRow.id).where(UserRow.id == actor.user_id)) is None:
             raise NotFound("The author's account no longer exists.")
-        session.add(post)
-        flush(session, conflict="The post could not be saved.")
-        return view(post)
+        insert(session, post, conflict="The post could not be saved.")
+    return view(post)
 
 
 def get(db: Database, post_id: str) -> dict[str, Any]:
