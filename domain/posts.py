@@ -14,7 +14,7 @@ from domain.store import flush, insert, new_id
 from domain.timefmt import now, rfc3339
 from domain.versions import Expected, tag_of
 from storage.db import Database
-from storage.models import PostRow, UserRow
+from storage.models import PostRow
 
 
 def view(post: PostRow) -> dict[str, Any]:
@@ -41,9 +41,7 @@ def create(db: Database, actor: Actor, *, title: str, body: str) -> dict[str, An
         id=new_id(), author_id=actor.user_id, title=title, body=body, created_at=moment, updated_at=moment, version=1
     )
     with db.write() as session:
-        if session.scalar(select(UserRow.id).where(UserRow.id == actor.user_id)) is None:
-            raise NotFound("The author's account no longer exists.")
-        insert(session, post, conflict="The post could not be saved.")
+        insert(session, post, conflict="The post could not be saved.", missing="The author's account no longer exists.")
     return view(post)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from typing import cast
 
@@ -10,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from domain.errors import Conflict, PreconditionFailed
+from domain.errors import Conflict, NotFound, PreconditionFailed
+
+FOREIGN_KEY_VIOLATION = "23503"  # PostgreSQL's SQLSTATE for a reference to a row that does not exist
 
 
 def new_id() -> str:
@@ -28,12 +31,25 @@ def flush(session: Session, *, conflict: str) -> None:
         raise PreconditionFailed("The resource was changed by another request. Read it again and retry.") from None
 
 
-def insert(session: Session, row: DeclarativeBase, *, conflict: str) -> None:
+def insert(session: Session, row: DeclarativeBase, *, conflict: str, missing: str) -> None:
     """Writes a new row with one INSERT, without the session's unit of work (two fifths of a created
-    post's time in the transaction, where SQLite's writers wait their turn). The row object stays out of
-    the session: the caller answers with it as it is, every column set (a version column starts at 1)."""
+    post's time in the transaction, where SQLite's writers wait their turn). A row it refers to that does
+    not exist (its foreign key) is `missing` (NotFound), checked by the database in the same statement;
+    any other refusal is a `conflict`. The row object stays out of the session: the caller answers with
+    it as it is, every column set (a version column starts at 1)."""
     table = cast(Table, row.__table__)
     try:
         session.connection().execute(table.insert(), {column.key: getattr(row, column.key) for column in table.columns})
-    except IntegrityError:
+    except IntegrityError as refusal:
+        if _refers_to_a_missing_row(refusal):
+            raise NotFound(missing) from None
         raise Conflict(conflict) from None
+
+
+def _refers_to_a_missing_row(refusal: IntegrityError) -> bool:
+    """A foreign key that points at no row: SQLite's extended result code, PostgreSQL's SQLSTATE."""
+    driver_error = refusal.orig
+    return (
+        getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+        or getattr(driver_error, "sqlstate", None) == FOREIGN_KEY_VIOLATION
+    )

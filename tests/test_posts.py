@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from starlette.testclient import TestClient
 
+from domain import posts
+from domain.access import Actor
+from domain.errors import NotFound
+from storage.db import Database
 from tests.conftest import Account, SignUp
 
 POST = {"title": "Hello", "body": "First post."}
@@ -187,3 +192,16 @@ def test_a_missing_post_is_a_404_for_every_method(client: TestClient, sign_up: S
     assert client.put(url, json=POST, headers=ada.auth).status_code == 404
     assert client.patch(url, json=POST, headers=ada.auth).status_code == 404
     assert client.delete(url, headers=ada.auth).status_code == 404
+
+
+def test_a_post_whose_author_is_gone_by_the_time_it_is_written_is_not_found_and_nothing_is_written(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    deleted_meanwhile = Actor(user_id=str(uuid.uuid4()), scopes=frozenset({"posts:write"}), is_admin=False)
+
+    with pytest.raises(NotFound, match="account no longer exists"):
+        posts.create(db, deleted_meanwhile, title="Hello", body="First post.")
+
+    assert posts.list_page(db, author_id=None, limit=10, cursor=None).items == []
+    db.dispose()
