@@ -130,7 +130,7 @@ class WriterTurn:
         with self._guard:
             return len(self._waiting)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_exc: object) -> None:
         try:
             self._processes.__exit__(None, None, None)
         finally:
@@ -148,8 +148,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(normalise_url(url))
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        # Several processes share a SQLite file, never an in-memory database.
-        shared_file = self.is_sqlite and self.url.database not in (None, "", ":memory:")
+        self.in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        # Several processes may share a SQLite file, never an in-memory database.
+        shared_file = self.is_sqlite and not self.in_memory
         self._process_turn = ProcessTurn(Path(self.url.database or "")) if shared_file else None
         if self.is_sqlite:
             self.engine = self._sqlite_engine()
@@ -179,8 +180,7 @@ class Database:
 
     def _sqlite_engine(self) -> Engine:
         ensure_sqlite_directory(self.url.render_as_string(hide_password=False))
-        in_memory = self._process_turn is None
-        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        pool = {} if self.in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
 
         @event.listens_for(engine, "connect")
