@@ -1,8 +1,9 @@
 """The outermost layer of every request, outside Connexion's exception handling so that it sees every
-answer, problems included. On the way in: the request's id (web.requestid) and the app's services
-(web.services) become current. On the way out, in the one pass over the answer's headers: the id, the
-security headers (web.headers) and, for a deprecated operation, its Deprecation and Sunset headers
-(web.deprecation). When answered: the metrics (web.metrics) and the access line (web.accesslog).
+answer, problems included. On the way in: the request waits for its turn among those that arrived with it
+(web.fairness), then its id (web.requestid) and the app's services (web.services) become current. On the
+way out, in the one pass over the answer's headers: the id, the security headers (web.headers) and, for a
+deprecated operation, its Deprecation and Sunset headers (web.deprecation). When answered: the metrics
+(web.metrics), the access line (web.accesslog) and the client's place in the next turn (web.fairness).
 
 One layer rather than one each: each layer copied the scope and wrapped `send` on every request."""
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web import accesslog, crossorigin, requestid
 from web import services as serving
 from web.deprecation import deprecation_headers
+from web.fairness import RoundRobin, client_of
 from web.headers import security_headers
 from web.metrics import UNMATCHED, RequestCounts, metrics, send_retiring_at_shutdown, watch_pool
 
@@ -30,11 +32,14 @@ class Edge:
         self.deprecations = deprecation_headers(spec)
         self.counts = RequestCounts(metrics())
         watch_pool(services.db, self.counts.metrics)
+        self.round_robin = RoundRobin()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send_retiring_at_shutdown(send) if scope["type"] == "lifespan" else send)
             return
+        client = client_of(scope)
+        await self.round_robin.turn(client)  # web.fairness: in a pass of the loop, the longest unanswered first
         request_id = requestid.request_id_of(scope)
         # Routing records the operation, and the security check the caller, in these two dicts. Connexion
         # passes copies of the scope (and of its extensions) inward; made here, the dicts are shared by all.
@@ -64,7 +69,9 @@ class Edge:
         try:
             await self.app(scope, receive, send_answer)
         finally:
-            seconds = time.perf_counter() - started
+            answered = time.perf_counter()
+            self.round_robin.answered(client, answered)
+            seconds = answered - started
             routed = routing.get("operation_id")
             operation_id = self.operation_ids.get(routed, routed) if routed else None
             self.counts.answered(operation_id or UNMATCHED, status, seconds)
