@@ -7,12 +7,13 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, tuple_
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from domain.errors import InvalidInput
 
@@ -43,23 +44,37 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("The cursor is not one this service issued. Start again without a cursor.") from None
 
 
-def fetch_page(
-    session: Session,
-    query: Select[Any],
-    created_at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[str],
-    *,
-    limit: int,
-    cursor: str | None,
-    newest_first: bool,
-) -> Page[Any]:
-    key = tuple_(created_at, row_id)
-    if cursor is not None:
-        after = decode_cursor(cursor)
-        query = query.where(key < after if newest_first else key > after)
-    order = (created_at.desc(), row_id.desc()) if newest_first else (created_at.asc(), row_id.asc())
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
-    if len(rows) <= limit:
-        return Page(rows, None)
-    last = rows[limit - 1]
-    return Page(rows[:limit], encode_cursor(getattr(last, created_at.key), getattr(last, row_id.key)))
+class PageQuery:
+    """A keyset-paged query of a table's rows, its two statements (the first page, and a page after a cursor)
+    built once: a statement built anew for each request costs more than the database's part of a page.
+    The query's own parameters are bound when it runs, like the page's."""
+
+    def __init__(
+        self,
+        query: Select[Any],
+        created_at: KeyedColumnElement[Any],
+        row_id: KeyedColumnElement[Any],
+        *,
+        newest_first: bool,
+    ) -> None:
+        key = tuple_(created_at, row_id)
+        after = tuple_(bindparam("after_created_at", type_=created_at.type), bindparam("after_id", type_=row_id.type))
+        order = (created_at.desc(), row_id.desc()) if newest_first else (created_at.asc(), row_id.asc())
+        size = bindparam("page_size", type_=Integer)
+        self.first = query.order_by(*order).limit(size)
+        self.following = query.where(key < after if newest_first else key > after).order_by(*order).limit(size)
+        self.created_at, self.row_id = created_at.key, row_id.key
+
+    def fetch(
+        self, connection: Connection, *, limit: int, cursor: str | None, params: Mapping[str, Any] | None = None
+    ) -> Page[Row[Any]]:
+        values = {**(params or {}), "page_size": limit + 1}
+        statement = self.first
+        if cursor is not None:
+            values["after_created_at"], values["after_id"] = decode_cursor(cursor)
+            statement = self.following
+        rows = list(connection.execute(statement, values))
+        if len(rows) <= limit:
+            return Page(rows, None)
+        last = rows[limit - 1]
+        return Page(rows[:limit], encode_cursor(getattr(last, self.created_at), getattr(last, self.row_id)))

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from domain.access import Actor, require_owner_or_admin
 from domain.errors import NotFound
-from domain.paging import Page, fetch_page
+from domain.paging import Page, PageQuery
 from domain.store import flush, insert, new_id
 from domain.timefmt import now, rfc3339
 from domain.versions import Expected, tag_of
 from storage.db import Database
 from storage.models import PostRow
 
+# The reads every client makes, built once (see domain.paging.PageQuery) and run on plain connections.
+_POSTS = PostRow.__table__
+POST_BY_ID = select(_POSTS).where(_POSTS.c.id == bindparam("post_id"))
+NEWEST_POSTS = PageQuery(select(_POSTS), _POSTS.c.created_at, _POSTS.c.id, newest_first=True)
+NEWEST_POSTS_BY_AUTHOR = PageQuery(
+    select(_POSTS).where(_POSTS.c.author_id == bindparam("author_id")),
+    _POSTS.c.created_at,
+    _POSTS.c.id,
+    newest_first=True,
+)
 
-def view(post: PostRow) -> dict[str, Any]:
+
+def view(post: PostRow | Row[Any]) -> dict[str, Any]:
     return {
         "id": post.id,
         "author_id": post.author_id,
@@ -46,16 +57,19 @@ def create(db: Database, actor: Actor, *, title: str, body: str) -> dict[str, An
 
 
 def get(db: Database, post_id: str) -> dict[str, Any]:
-    with db.read() as session:
-        return view(_load(session, post_id))
+    with db.read_rows() as connection:
+        post = connection.execute(POST_BY_ID, {"post_id": post_id}).first()
+        if post is None:
+            raise NotFound("There is no post with this id.")
+        return view(post)
 
 
 def list_page(db: Database, *, author_id: str | None, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    query = select(PostRow)
-    if author_id is not None:
-        query = query.where(PostRow.author_id == author_id)
-    with db.read() as session:
-        page = fetch_page(session, query, PostRow.created_at, PostRow.id, limit=limit, cursor=cursor, newest_first=True)
+    with db.read_rows() as connection:
+        if author_id is None:
+            page = NEWEST_POSTS.fetch(connection, limit=limit, cursor=cursor)
+        else:
+            page = NEWEST_POSTS_BY_AUTHOR.fetch(connection, limit=limit, cursor=cursor, params={"author_id": author_id})
     return Page([view(post) for post in page.items], page.next_cursor)
 
 

@@ -7,12 +7,12 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, bindparam, delete, select
 
 from domain import users
 from domain.access import ADMIN_ONLY_SCOPES, DEFAULT_SCOPES, Actor
 from domain.errors import Forbidden, NotAuthenticated, NotFound
-from domain.paging import Page, fetch_page
+from domain.paging import Page, PageQuery
 from domain.passwords import Passwords
 from domain.store import flush, new_id
 from domain.timefmt import now, rfc3339
@@ -21,6 +21,19 @@ from storage.models import TokenRow, UserRow
 
 SECRET_PREFIX = "gw_"  # noqa: S105 - a public marker that lets secret scanners spot leaked tokens
 BAD_CREDENTIALS = "The email or password is wrong."
+# Every authenticated request runs this query: built once, with the secret's hash bound per call.
+_TOKENS, _USERS = TokenRow.__table__.c, UserRow.__table__.c
+CALLER_BY_SECRET_HASH = (
+    select(_TOKENS.scopes, _TOKENS.expires_at, _USERS.id, _USERS.is_admin)
+    .join_from(TokenRow.__table__, UserRow.__table__, _USERS.id == _TOKENS.user_id)
+    .where(_TOKENS.secret_hash == bindparam("secret_hash"))
+)
+NEWEST_TOKENS_OF_USER = PageQuery(
+    select(TokenRow.__table__).where(_TOKENS.user_id == bindparam("user_id")),
+    _TOKENS.created_at,
+    _TOKENS.id,
+    newest_first=True,
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -28,7 +41,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def view(token: TokenRow) -> dict[str, Any]:
+def view(token: TokenRow | Row[Any]) -> dict[str, Any]:
     return {
         "id": token.id,
         "name": token.name,
@@ -86,12 +99,8 @@ def actor_for(db: Database, secret: str) -> Actor | None:
     """The caller a bearer secret stands for, or None if it is unknown, expired or revoked."""
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 128:
         return None
-    with db.read() as session:
-        found = session.execute(
-            select(TokenRow.scopes, TokenRow.expires_at, UserRow.id, UserRow.is_admin)
-            .join(UserRow, UserRow.id == TokenRow.user_id)
-            .where(TokenRow.secret_hash == hash_secret(secret))
-        ).first()
+    with db.read_rows() as connection:
+        found = connection.execute(CALLER_BY_SECRET_HASH, {"secret_hash": hash_secret(secret)}).first()
     if found is None or found.expires_at <= now():
         return None
     scopes = frozenset(found.scopes.split())
@@ -102,11 +111,8 @@ def actor_for(db: Database, secret: str) -> Actor | None:
 
 
 def list_page(db: Database, actor: Actor, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    query = select(TokenRow).where(TokenRow.user_id == actor.user_id)
-    with db.read() as session:
-        page = fetch_page(
-            session, query, TokenRow.created_at, TokenRow.id, limit=limit, cursor=cursor, newest_first=True
-        )
+    with db.read_rows() as connection:
+        page = NEWEST_TOKENS_OF_USER.fetch(connection, limit=limit, cursor=cursor, params={"user_id": actor.user_id})
     return Page([view(token) for token in page.items], page.next_cursor)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from domain.access import Actor, require_owner_or_admin, sees_private_fields
 from domain.errors import NotFound
-from domain.paging import Page, fetch_page
+from domain.paging import Page, PageQuery
 from domain.passwords import Passwords
 from domain.store import flush, new_id
 from domain.timefmt import now, rfc3339
@@ -19,9 +19,11 @@ from storage.models import UserRow
 
 EMAIL_TAKEN = "Another account already uses this email."
 EDITABLE = ("name", "email", "password")
+_USERS = UserRow.__table__
+OLDEST_USERS = PageQuery(select(_USERS), _USERS.c.created_at, _USERS.c.id, newest_first=False)
 
 
-def view(user: UserRow, viewer: Actor | None) -> dict[str, Any]:
+def view(user: UserRow | Row[Any], viewer: Actor | None) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "id": user.id,
         "name": user.name,
@@ -78,10 +80,8 @@ def get(db: Database, user_id: str, viewer: Actor | None) -> dict[str, Any]:
 
 
 def list_page(db: Database, viewer: Actor | None, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    with db.read() as session:
-        page = fetch_page(
-            session, select(UserRow), UserRow.created_at, UserRow.id, limit=limit, cursor=cursor, newest_first=False
-        )
+    with db.read_rows() as connection:
+        page = OLDEST_USERS.fetch(connection, limit=limit, cursor=cursor)
     return Page([view(user, viewer) for user in page.items], page.next_cursor)
 
 
