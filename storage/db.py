@@ -168,7 +168,8 @@ class Database:
         # The most connections this process opens at once: no more handlers should run at once.
         self.max_connections = POOL_SIZE + POOL_OVERFLOW
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         self._writer_turn: AbstractContextManager[None] = (
             WriterTurn(self._process_turn) if self.is_sqlite else nullcontext()
         )
@@ -208,6 +209,12 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._reads() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_rows(self) -> Iterator[Connection]:
+        """`write` on a plain connection, for statements that need no ORM objects."""
+        with self._writer_turn, self._write_engine.connect() as connection, connection.begin():
+            yield connection
 
     @contextmanager
     def read_rows(self) -> Iterator[Connection]:
