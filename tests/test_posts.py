@@ -90,6 +90,29 @@ def test_paging_is_stable_while_posts_are_inserted(client: TestClient, sign_up: 
     assert [p["id"] for p in first["items"]] + rest == older[::-1]
 
 
+def test_one_authors_posts_are_paged_without_anyone_elses(client: TestClient, sign_up: SignUp) -> None:
+    ada = sign_up()
+    bob = sign_up()
+    adas = []
+    for n in range(5):
+        adas.append(write(client, ada, f"ada {n}")["id"])
+        write(client, bob, f"bob {n}")
+
+    seen: list[str] = []
+    pages = 0
+    params: dict[str, str | int] = {"author_id": ada.id, "limit": 2}
+    while True:
+        page = client.get("/api/v1/posts", params=params).json()
+        seen += [p["id"] for p in page["items"]]
+        pages += 1
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+
+    assert seen == adas[::-1]
+    assert pages == 3
+
+
 def test_page_size_is_bounded(client: TestClient) -> None:
     for limit in (0, 101, -1, "many"):
         response = client.get("/api/v1/posts", params={"limit": limit})
