@@ -1,6 +1,6 @@
 """The outermost layer of every request, outside Connexion's exception handling so that it sees every
-answer, problems included. On the way in: the request waits for its turn among those that arrived with it
-(web.fairness), then its id (web.requestid) and the app's services (web.services) become current. On the
+answer, problems included. On the way in: on SQLite the request waits for its turn among those that arrived
+with it (web.fairness), then its id (web.requestid) and the app's services (web.services) become current. On the
 way out, in the one pass over the answer's headers: the id, the security headers (web.headers) and, for a
 deprecated operation, its Deprecation and Sunset headers (web.deprecation). When answered: the metrics
 (web.metrics), the access line (web.accesslog) and the client's place in the next turn (web.fairness).
@@ -32,14 +32,18 @@ class Edge:
         self.deprecations = deprecation_headers(spec)
         self.counts = RequestCounts(metrics())
         watch_pool(services.db, self.counts.metrics)
-        self.round_robin = RoundRobin()
+        # Where a request's reads run on the event loop (SQLite), one pass of the loop starts many requests
+        # and the turn orders them; where every request hops to a thread (PostgreSQL), passes are short and
+        # the turn cost refusals a fifth of their rate (web.fairness).
+        self.round_robin = RoundRobin() if services.workers.brief_reads_inline else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send_retiring_at_shutdown(send) if scope["type"] == "lifespan" else send)
             return
         client = client_of(scope)
-        await self.round_robin.turn(client)  # web.fairness: in a pass of the loop, the longest unanswered first
+        if self.round_robin is not None:
+            await self.round_robin.turn(client)  # web.fairness: in a pass of the loop, the longest unanswered first
         request_id = requestid.request_id_of(scope)
         # Routing records the operation, and the security check the caller, in these two dicts. Connexion
         # passes copies of the scope (and of its extensions) inward; made here, the dicts are shared by all.
@@ -70,7 +74,8 @@ class Edge:
             await self.app(scope, receive, send_answer)
         finally:
             answered = time.perf_counter()
-            self.round_robin.answered(client, answered)
+            if self.round_robin is not None:
+                self.round_robin.answered(client, answered)
             seconds = answered - started
             routed = routing.get("operation_id")
             operation_id = self.operation_ids.get(routed, routed) if routed else None
