@@ -16,6 +16,7 @@ from domain.versions import Expected, tag_of
 from storage.db import Database
 from storage.models import PostRow
 
+NO_SUCH_POST = "There is no post with this id."
 # The reads every client makes, built once (see domain.paging.PageQuery) and run on plain connections.
 _POSTS = PostRow.__table__
 POST_BY_ID = select(_POSTS).where(_POSTS.c.id == bindparam("post_id"))
@@ -42,7 +43,7 @@ def view(post: PostRow | Row[Any]) -> dict[str, Any]:
 def _load(session: Session, post_id: str) -> PostRow:
     post = session.get(PostRow, post_id)
     if post is None:
-        raise NotFound("There is no post with this id.")
+        raise NotFound(NO_SUCH_POST)
     return post
 
 
@@ -62,7 +63,7 @@ def get(db: Database, post_id: str) -> dict[str, Any]:
     with db.read_rows() as connection:
         post = connection.execute(POST_BY_ID, {"post_id": post_id}).first()
         if post is None:
-            raise NotFound("There is no post with this id.")
+            raise NotFound(NO_SUCH_POST)
         return view(post)
 
 

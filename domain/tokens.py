@@ -22,16 +22,16 @@ from storage.models import TokenRow, UserRow
 SECRET_PREFIX = "gw_"  # noqa: S105 - a public marker that lets secret scanners spot leaked tokens
 BAD_CREDENTIALS = "The email or password is wrong."
 # Every authenticated request runs this query: built once, with the secret's hash bound per call.
-_TOKENS, _USERS = TokenRow.__table__.c, UserRow.__table__.c
+_TOKENS, _USERS = TokenRow.__table__, UserRow.__table__
 CALLER_BY_SECRET_HASH = (
-    select(_TOKENS.scopes, _TOKENS.expires_at, _USERS.id, _USERS.is_admin)
-    .join_from(TokenRow.__table__, UserRow.__table__, _USERS.id == _TOKENS.user_id)
-    .where(_TOKENS.secret_hash == bindparam("secret_hash"))
+    select(_TOKENS.c.scopes, _TOKENS.c.expires_at, _USERS.c.id, _USERS.c.is_admin)
+    .join_from(_TOKENS, _USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .where(_TOKENS.c.secret_hash == bindparam("secret_hash"))
 )
 NEWEST_TOKENS_OF_USER = PageQuery(
-    select(TokenRow.__table__).where(_TOKENS.user_id == bindparam("user_id")),
-    _TOKENS.created_at,
-    _TOKENS.id,
+    select(_TOKENS).where(_TOKENS.c.user_id == bindparam("user_id")),
+    _TOKENS.c.created_at,
+    _TOKENS.c.id,
     newest_first=True,
 )
 
