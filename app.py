@@ -6,6 +6,7 @@ import copy
 import functools
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -44,7 +45,7 @@ from web.resolver import TagResolver
 from web.routing import MethodFirstRouting, NoTrailingSlash, OnlySpecOperations
 from web.securitymap import security_map
 from web.services import Services
-from web.threads import Workers
+from web.threads import Placement, Workers
 from web.validation import validator_map
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "openapi.yaml"
@@ -143,6 +144,21 @@ def middleware_stack(settings: Settings, spec: dict[str, Any], services: Service
     ]
 
 
+def placement_of_database_work(settings: Settings, db: Database, cores: int | None = None) -> Placement:
+    """Where brief database work runs (web.threads.Placement). SQLite's own rule, or as GATEWAY_DATABASE_WORK
+    says; by default, PostgreSQL's on the event loop once the worker processes take every core of the machine
+    and the server runs on it too, so that its work takes those cores as well. A server elsewhere answers
+    after a round trip of the network, which the loop must not wait out: threads."""
+    if db.is_sqlite:
+        return Placement.SQLITE
+    if settings.database_work != "auto":
+        return Placement(settings.database_work)
+    cores = cores or os.cpu_count() or 1
+    if db.on_this_machine and settings.worker_processes >= cores:
+        return Placement.EVENT_LOOP
+    return Placement.THREADS
+
+
 def create_app(settings: Settings | None = None) -> AsyncApp:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
@@ -156,8 +172,8 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             time_cost=hashing.time_cost, memory_kib=hashing.memory_kib, parallelism=hashing.parallelism
         ),
         logs=LogCatalog(settings.log_sources, db),
-        # Brief reads of SQLite run on the event loop (web.threads), which then holds a connection too.
-        workers=Workers(REQUEST_THREADS, brief_reads_inline=db.is_sqlite),
+        # Brief database work may run on the event loop (web.threads), which then holds a connection too.
+        workers=Workers(REQUEST_THREADS, placement=placement_of_database_work(settings, db)),
         hashing=Workers(PASSWORD_THREADS, name="gateway-hashing"),
     )
 

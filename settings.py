@@ -15,6 +15,8 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'gateway.db'}"
 ENVIRONMENTS = ("development", "production")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Where PostgreSQL's brief reads and writes run (web.threads.Placement): worked out at start, or as told.
+DATABASE_WORK = ("auto", "threads", "event-loop")
 # A bearer token (RFC 6750 token68), long enough that it cannot be guessed.
 METRICS_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{32,256}=*")
 
@@ -54,6 +56,10 @@ class Settings:
     # The rendered docs (Swagger UI, Redoc): on while developing, off in production unless asked for.
     # The spec itself (openapi.json) is always served: clients are generated from it.
     docs: bool = True
+    # Where PostgreSQL's brief calls run (web.threads.Placement); "auto" decides from the two below.
+    database_work: str = "auto"
+    # The worker processes serving the app on this machine (WEB_CONCURRENCY, as gunicorn and uvicorn read it).
+    worker_processes: int = 1
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -64,6 +70,14 @@ class Settings:
             ("redis://", "rediss://", "unix://")
         ):
             raise SettingsError("GATEWAY_RATE_LIMIT_STORE must be 'database' or a redis:// URL")
+        if self.database_work not in DATABASE_WORK:
+            raise SettingsError(
+                f"GATEWAY_DATABASE_WORK must be one of {', '.join(DATABASE_WORK)}, not {self.database_work!r}"
+            )
+        if self.database_work != "auto" and self.database_url.startswith("sqlite:"):
+            raise SettingsError("GATEWAY_DATABASE_WORK applies to PostgreSQL; SQLite's work runs where it must")
+        if self.worker_processes < 1:
+            raise SettingsError("WEB_CONCURRENCY must be a whole number of worker processes, at least 1")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"GATEWAY_LOG_FORMAT must be json or text, not {self.log_format!r}")
         if self.log_level not in LOG_LEVELS:
@@ -100,6 +114,8 @@ class Settings:
             log_format=env.get("GATEWAY_LOG_FORMAT") or ("json" if environment == "production" else "text"),
             log_level=(env.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
             docs=_flag(env, "GATEWAY_DOCS", default=environment == "development"),
+            database_work=env.get("GATEWAY_DATABASE_WORK") or "auto",
+            worker_processes=_count(env, "WEB_CONCURRENCY", default=1),
         )
 
 
@@ -114,6 +130,16 @@ def _seconds(env: Mapping[str, str], name: str, *, default: float) -> float:
     if not 0 <= seconds <= 3600:
         raise SettingsError(f"{name} must be between 0 (off) and 3600 seconds")
     return seconds
+
+
+def _count(env: Mapping[str, str], name: str, *, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

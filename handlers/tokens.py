@@ -7,7 +7,7 @@ from typing import Any
 from domain import tokens
 from domain.errors import NotAuthenticated
 from handlers.http import JSON, Response, actor, created_at, no_content, page, sent_credentials, services
-from web.threads import brief_read, password_work
+from web.threads import brief_read, brief_write, password_work
 
 DEFAULT_NAME = "token"
 DEFAULT_LIFETIME_SECONDS = 3600
@@ -48,6 +48,7 @@ def get_token(token_id: str, token_info: dict[str, Any]) -> Response:
     return tokens.get(services().db, actor(token_info), token_id), 200, dict(JSON)
 
 
+@brief_write
 def delete_token(token_id: str, token_info: dict[str, Any]) -> Response:
     tokens.revoke(services().db, actor(token_info), token_id)
     return no_content()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import fcntl
+import ipaddress
 import os
 import sqlite3
 import threading
@@ -173,6 +174,20 @@ class Database:
         self._writer_turn: AbstractContextManager[None] = (
             WriterTurn(self._process_turn) if self.is_sqlite else nullcontext()
         )
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Whether the database's server runs beside this process: SQLite, or PostgreSQL over a Unix socket
+        or a loopback address (its work then takes this machine's cores, not a round trip over a network)."""
+        if self.is_sqlite:
+            return True
+        host = self.url.host or str(self.url.query.get("host") or "")
+        if host in ("", "localhost") or host.startswith("/"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a name other than localhost
+            return False
 
     @property
     def writers_waiting(self) -> int:

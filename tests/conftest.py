@@ -81,8 +81,14 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
 def settings(database_url: str) -> Settings:
     # Rate limits are off for the suite, which signs up hundreds of users from one address;
     # tests/test_rate_limits.py turns them on.
+    # On PostgreSQL, TEST_DATABASE_WORK may put its brief work on the event loop (web.threads.Placement), as
+    # a worker for every core does in production; `make test` runs the requests' tests that way too.
     return Settings(
-        database_url=database_url, password_hashing=FAST_HASHING, validate_responses=True, rate_limits=False
+        database_url=database_url,
+        password_hashing=FAST_HASHING,
+        validate_responses=True,
+        rate_limits=False,
+        database_work=os.environ.get("TEST_DATABASE_WORK", "auto") if POSTGRES_URL else "auto",
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from storage.migrate import head_revision
@@ -89,6 +90,19 @@ def test_workers_follow_the_cores_within_bounds_unless_told() -> None:
     assert gunicorn_settings({"WEB_CONCURRENCY": "7"})["workers"] == 7
 
 
+def test_each_worker_is_told_how_many_workers_there_are_before_it_builds_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Arbiter:
+        class cfg:
+            workers = 3  # as `--workers 3` on the command line would say, whatever the environment said
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    gunicorn_settings({"WEB_CONCURRENCY": "2"})["post_fork"](Arbiter(), None)
+
+    assert os.environ["WEB_CONCURRENCY"] == "3"
+
+
 def test_gunicorn_serves_the_factory_with_uvicorn_workers_from_the_environment() -> None:
     settings = gunicorn_settings({"HOST": "192.0.2.10", "PORT": "9000", "FORWARDED_ALLOW_IPS": "10.0.0.2"})
 
@@ -98,6 +112,7 @@ def test_gunicorn_serves_the_factory_with_uvicorn_workers_from_the_environment()
     assert settings["forwarded_allow_ips"] == "10.0.0.2"
     assert settings["accesslog"] is None
     assert settings["control_socket_disable"] is True
+    assert settings["reuse_port"] is True  # a socket for each worker: the kernel spreads the connections
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

@@ -57,6 +57,10 @@ def test_environment_variables_are_read() -> None:
         ({"GATEWAY_LOG_SOURCES": "app=/a.log,app=/b.log"}, "named twice"),
         ({"GATEWAY_LOG_INDEX_SECONDS": "soon"}, "number of seconds"),
         ({"GATEWAY_LOG_INDEX_SECONDS": "-1"}, "between 0"),
+        ({"GATEWAY_DATABASE_WORK": "inline", "DATABASE_URL": "postgresql://db/gateway"}, "must be one of auto"),
+        ({"GATEWAY_DATABASE_WORK": "threads"}, "applies to PostgreSQL"),
+        ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY must be a whole number"),
+        ({"WEB_CONCURRENCY": "0"}, "at least 1"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], message: str) -> None:
@@ -76,3 +80,12 @@ def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], mess
 )
 def test_the_docs_pages_are_on_while_developing_and_off_in_production(env: dict[str, str], docs: bool) -> None:
     assert Settings.from_env(env).docs is docs
+
+
+def test_where_postgresql_work_runs_is_worked_out_unless_told_and_workers_are_counted() -> None:
+    assert Settings.from_env({}).database_work == "auto"
+    assert Settings.from_env({}).worker_processes == 1
+    told = Settings.from_env(
+        {"DATABASE_URL": "postgresql://db/gateway", "GATEWAY_DATABASE_WORK": "event-loop", "WEB_CONCURRENCY": "3"}
+    )
+    assert (told.database_work, told.worker_processes) == ("event-loop", 3)

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from app import load_spec
+from app import load_spec, placement_of_database_work
+from settings import Settings
+from storage.db import Database
 from web.resolver import handler_name
-from web.threads import Workers, is_brief_read, is_password_work
+from web.threads import Placement, Workers, is_brief_read, is_brief_write, is_password_work
 
 CALLERS = 4
 CALLS_PER_CALLER = 300
@@ -73,26 +75,57 @@ def test_no_more_threads_than_the_size_however_much_work_waits() -> None:
     workers.shutdown()
 
 
-@pytest.mark.parametrize("inline", [True, False], ids=["sqlite", "postgresql"])
-def test_a_brief_read_runs_on_the_event_loop_only_where_the_database_is_in_process(inline: bool) -> None:
-    workers = Workers(size=2, brief_reads_inline=inline)
+@pytest.mark.parametrize(
+    ("placement", "read_on_loop", "write_on_loop"),
+    [(Placement.SQLITE, True, False), (Placement.THREADS, False, False), (Placement.EVENT_LOOP, True, True)],
+    ids=["sqlite", "postgresql-with-a-core-to-spare", "postgresql-with-every-core-taken"],
+)
+def test_brief_work_runs_on_the_event_loop_where_the_placement_says_and_other_work_never(
+    placement: Placement, read_on_loop: bool, write_on_loop: bool
+) -> None:
+    workers = Workers(size=2, placement=placement)
 
-    async def threads_of_a_brief_read_and_of_other_work() -> tuple[str, str, str]:
+    async def threads_of_brief_work_and_of_other_work() -> tuple[str, str, str, str]:
         loop_thread = threading.current_thread().name
-        brief = await workers.run_brief(lambda: threading.current_thread().name)
+        read = await workers.run_brief(lambda: threading.current_thread().name)
+        write = await workers.run_brief_write(lambda: threading.current_thread().name)
         other = await workers.run(lambda: threading.current_thread().name)
-        return loop_thread, brief, other
+        return loop_thread, read, write, other
 
     with ThreadPoolExecutor(max_workers=1) as server:  # an event loop of its own, as a server has
-        loop_thread, brief, other = server.submit(asyncio.run, threads_of_a_brief_read_and_of_other_work()).result()
+        loop_thread, read, write, other = server.submit(asyncio.run, threads_of_brief_work_and_of_other_work()).result()
     workers.shutdown()
 
-    assert (brief == loop_thread) is inline
+    assert (read == loop_thread) is read_on_loop
+    assert (write == loop_thread) is write_on_loop
     assert other != loop_thread
 
 
+@pytest.mark.parametrize(
+    ("url", "told", "workers", "placement"),
+    [
+        ("sqlite:///gateway.db", None, 2, Placement.SQLITE),
+        ("postgresql://127.0.0.1/gateway", None, 1, Placement.THREADS),  # a core to spare: the hop pays
+        ("postgresql://localhost/gateway", None, 2, Placement.EVENT_LOOP),  # a worker on every core
+        ("postgresql:///gateway?host=/run/postgresql", None, 2, Placement.EVENT_LOOP),  # a Unix socket
+        ("postgresql://db.internal/gateway", None, 4, Placement.THREADS),  # a round trip of the network
+        ("postgresql://localhost/gateway", "threads", 2, Placement.THREADS),
+        ("postgresql://db.internal/gateway", "event-loop", 1, Placement.EVENT_LOOP),
+    ],
+)
+def test_postgresql_work_goes_on_the_event_loop_once_workers_take_every_core_of_the_machine_it_runs_on(
+    url: str, told: str | None, workers: int, placement: Placement
+) -> None:
+    env = {"DATABASE_URL": url, "WEB_CONCURRENCY": str(workers)} | ({"GATEWAY_DATABASE_WORK": told} if told else {})
+    db = Database(url)
+    try:
+        assert placement_of_database_work(Settings.from_env(env), db, cores=2) is placement
+    finally:
+        db.dispose()
+
+
 def test_a_brief_read_goes_to_a_thread_while_a_thread_has_work_and_comes_back_to_the_loop_after() -> None:
-    workers = Workers(size=2, brief_reads_inline=True)
+    workers = Workers(size=2, placement=Placement.SQLITE)
     writing = threading.Event()
     release = threading.Event()
 
@@ -133,12 +166,24 @@ def operations_marked(is_marked: Callable[[Callable[..., Any]], bool]) -> set[st
 def test_only_operations_that_change_nothing_are_marked_as_brief_reads() -> None:
     marked = operations_marked(is_brief_read)
     for operation in marked:
-        assert operation.startswith("GET "), f"{operation} changes things: it may not run on the event loop"
+        assert operation.startswith("GET "), f"{operation} changes things: it is no read"
     # The reads of a row or a page, and nothing that reads files, hashes passwords or waits on anything else.
     assert marked == {
         "GET /posts", "GET /posts/{post_id}", "GET /users", "GET /users/{user_id}", "GET /me", "GET /tokens",
         "GET /tokens/{token_id}",
     }  # fmt: skip
+
+
+def test_only_writes_of_a_row_or_two_are_marked_as_brief_writes() -> None:
+    marked = operations_marked(is_brief_write)
+    # A post written or deleted, a token revoked: one transaction of a row or two. Not a user deleted (all
+    # their posts and tokens go with them), not a sign-in (a password hash), not a read.
+    assert marked == {
+        "POST /posts", "PUT /posts/{post_id}", "PATCH /posts/{post_id}", "DELETE /posts/{post_id}",
+        "DELETE /tokens/{token_id}",
+    }  # fmt: skip
+    assert not marked & operations_marked(is_brief_read)
+    assert not marked & operations_marked(is_password_work)
 
 
 def test_every_operation_that_hashes_or_verifies_a_password_runs_in_the_threads_kept_for_it() -> None:

@@ -21,6 +21,7 @@ from web.deprecation import deprecation_headers
 from web.fairness import RoundRobin, client_of
 from web.headers import security_headers
 from web.metrics import UNMATCHED, RequestCounts, metrics, send_retiring_at_shutdown, watch_pool
+from web.threads import Placement
 
 
 class Edge:
@@ -34,8 +35,8 @@ class Edge:
         watch_pool(services.db, self.counts.metrics)
         # Where a request's reads run on the event loop (SQLite), one pass of the loop starts many requests
         # and the turn orders them; where every request hops to a thread (PostgreSQL), passes are short and
-        # the turn cost refusals a fifth of their rate (web.fairness).
-        self.round_robin = RoundRobin() if services.workers.brief_reads_inline else None
+        # the turn cost refusals a fifth of their rate (web.fairness). Measured on SQLite only.
+        self.round_robin = RoundRobin() if services.workers.placement is Placement.SQLITE else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

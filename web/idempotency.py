@@ -65,7 +65,7 @@ class Idempotency:
             b"\0".join([scope["query_string"], _header(scope, b"content-type") or b"", body])
         ).hexdigest()
 
-        outcome = await serving.current().workers.run(idempotency.claim, self.db, key, request)
+        outcome = await serving.current().workers.run_brief_write(idempotency.claim, self.db, key, request)
         if isinstance(outcome, idempotency.Stored):
             await self._replay(outcome, request, send)
             return
@@ -99,13 +99,13 @@ class Idempotency:
         try:
             await self.app(scope, replay_body, keep)
         except BaseException:
-            await serving.current().workers.run(idempotency.release, self.db, key)
+            await serving.current().workers.run_brief_write(idempotency.release, self.db, key)
             raise
         if 200 <= status < 300:
             answer = b"".join(chunks).decode("utf-8", "replace")
-            await serving.current().workers.run(idempotency.complete, self.db, key, status, headers, answer)
+            await serving.current().workers.run_brief_write(idempotency.complete, self.db, key, status, headers, answer)
         else:
-            await serving.current().workers.run(idempotency.release, self.db, key)
+            await serving.current().workers.run_brief_write(idempotency.release, self.db, key)
 
     @staticmethod
     async def _replay(stored: idempotency.Stored, request: str, send: Send) -> None:

@@ -39,7 +39,7 @@ from connexion.utils import is_nullable, split_content_type
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web import services as serving
-from web.threads import is_brief_read, is_password_work
+from web.threads import is_brief_read, is_brief_write, is_password_work
 
 # Answers kept per operation, by media type and charset as the client names them: a client can name any
 # number, so only the first few are kept (the spec's own; others are refused or rare).
@@ -226,14 +226,17 @@ class PreparedDecorator(StarletteDecorator):
     @property
     def _sync_async_decorator(self) -> t.Callable[[t.Callable[..., t.Any]], t.Callable[..., t.Any]]:
         """A plain handler runs in the app's worker threads (web.threads), as Connexion runs it in anyio's; one
-        marked as a brief read of the database runs as `Workers.run_brief` decides, and one marked as password
-        work in the threads kept for Argon2."""
+        marked as a brief read or a brief write of the database runs where the app's placement puts it
+        (`Workers.run_brief`, `Workers.run_brief_write`), and one marked as password work in the threads kept
+        for Argon2."""
 
         def decorator(function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             if asyncio.iscoroutinefunction(function):
                 return function
             if is_brief_read(function):
                 runner = operator.attrgetter("workers.run_brief")
+            elif is_brief_write(function):
+                runner = operator.attrgetter("workers.run_brief_write")
             elif is_password_work(function):
                 runner = operator.attrgetter("hashing.run")
             else:

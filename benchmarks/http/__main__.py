@@ -6,19 +6,19 @@
 
 Needs wrk (Debian: apt-get install -y wrk) and FastAPI (pip install -r benchmarks/requirements.txt).
 
-A fresh SQLite database in a temporary folder is brought to Gateway's schema by its migrations and given
-one user, a token with posts:write and --posts posts. Each stack then runs as a real server on loopback,
-pinned to --server-cpu, started once and kept for the whole benchmark: Gateway as `uvicorn --factory
-app:create_app` in production mode without rate limits (see servers.GATEWAY_SETTINGS), the Flask peer under
-gunicorn's sync worker, the FastAPI peer under uvicorn, each with --workers workers. Before any load every
-stack must answer every endpoint with the expected status and the same JSON; then, for each round and
-endpoint, the stacks take turns in an order that rotates, each with a warm-up and a measured wrk run
-(--connections connections, one thread, pinned to --load-cpu). Prints the median over the rounds of
-requests/s, p50, p99 and the server's CPU time per request (its workers' user and system time during the
-run, over the requests answered) per endpoint and stack; Gateway's requests/s over each peer's, round by
-round, as the median with the lowest and highest; and each stack's start-up time and memory per worker.
-Creates add rows to the posts table during the runs, for every stack alike. Every server is stopped at
-the end, on an error, on Ctrl-C or SIGTERM."""
+A fresh SQLite database in a temporary folder is brought to Gateway's schema by its migrations and given one
+user, a token with posts:write and --posts posts. Each stack then runs as a real server on loopback, pinned
+to --server-cpu, started once and kept for the whole benchmark: Gateway as deployed (`gunicorn -c
+deploy/gunicorn.conf.py`, uvicorn workers) in production mode without rate limits
+(servers.GATEWAY_SETTINGS), the Flask peer under gunicorn's sync worker, the FastAPI peer under uvicorn,
+each with --workers workers. Before any load every stack must answer every endpoint with the expected status
+and the same JSON; then, for each round and endpoint, the stacks take turns in an order that rotates, each
+with a warm-up and a measured wrk run (--connections connections, one thread, pinned to --load-cpu). Prints
+the median over the rounds of requests/s, p50, p99 and the server's CPU time per request (its workers' user
+and system time during the run, over the requests answered) per endpoint and stack; Gateway's requests/s
+over each peer's, round by round, as the median with the lowest and highest; and each stack's start-up time
+and memory per worker. Creates add rows to the posts table during the runs, for every stack alike. Every
+server is stopped at the end, on an error, on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -204,7 +204,8 @@ def benchmark(args: argparse.Namespace) -> int:
         f"{args.seconds} s measured per run, median of {args.rounds} round(s).",
         "Gateway: "
         + ", ".join(f"{key}={value}" for key, value in servers.GATEWAY_SETTINGS.items())
-        + f", uvicorn --no-access-log --log-level {servers.LOG_LEVEL}; no access line per request on any stack.",
+        + f", gunicorn -c deploy/gunicorn.conf.py --log-level {servers.LOG_LEVEL} (its uvicorn workers on "
+        "sockets of their own); no access line per request on any stack.",
         f"Creates grew the posts table from {data.seeded} to {final_posts} rows during the checks and runs "
         "(all stacks alike; reads use the (created_at, id) index, so a longer table costs them little).",
         *(

@@ -47,8 +47,11 @@ class Stack:
     def command(self, port: int, workers: int) -> list[str]:
         bind = ["--host", HOST, "--port", str(port), "--workers", str(workers)]
         quiet = ["--no-access-log", "--log-level", LOG_LEVEL]
-        if self.name == "gateway":
-            return [str(BIN / "uvicorn"), "--factory", "app:create_app", *bind, *quiet]
+        if self.name == "gateway":  # as deployed: gunicorn's uvicorn workers, as deploy/gunicorn.conf.py says
+            return [
+                str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "--bind", f"{HOST}:{port}",
+                "--workers", str(workers), "--log-level", LOG_LEVEL,
+            ]  # fmt: skip
         if self.name == "fastapi":
             return [str(BIN / "uvicorn"), "--factory", "benchmarks.http.peers.fastapi_peer:create_app", *bind, *quiet]
         # gunicorn writes no access log unless told to; its control socket would be a file in $HOME.
@@ -69,7 +72,7 @@ class Stack:
 STACKS = {
     stack.name: stack
     for stack in (
-        Stack("gateway", "Connexion 3 AsyncApp, uvicorn"),
+        Stack("gateway", "Connexion 3 AsyncApp, gunicorn + uvicorn workers"),
         Stack("flask", "Flask, gunicorn sync worker"),
         Stack("fastapi", "FastAPI + pydantic, uvicorn"),
     )
