@@ -21,12 +21,13 @@ requests' first steps); then all of that pass's requests start, in order. No req
 pass, so none can be held back for long by others. A client never answered (a new connection) counts as
 answered longest ago. Behind a proxy the client is the address it names, so its connections share one turn.
 
-The edge layer takes these turns only where requests read the database on the event loop (SQLite: see
-`Workers.run_brief`), where one pass starts many requests. On PostgreSQL every request's reads hop to a
-thread, each thread's answer wakes the loop for a short pass of its own, and the turn's extra step per
-pass cost more than the order gained: in `make bench` against the same code without it, refused creates
-went to 0.71, 0.82 and 0.88 of their rate in three runs (3 or 4 rounds of 5 s each), with a longer p99,
-reads and pages within the noise.
+The edge layer takes these turns on SQLite only, where requests read the database on the event loop (see
+`Workers.run_brief`) and one pass starts many requests. On PostgreSQL with one worker every request's reads
+hop to a thread, each thread's answer wakes the loop for a short pass of its own, and the turn's extra step
+per pass cost more than the order gained: in `make bench` against the same code without it, refused
+creates went to 0.71, 0.82 and 0.88 of their rate in three runs (3 or 4 rounds of 5 s each), with a longer
+p99, reads and pages within the noise. PostgreSQL's work on the event loop (`Placement.EVENT_LOOP`, with a
+worker on every core) came later and runs without the turn: it was not measured with it.
 
 Each thread's event loop has its own order (tests run one app in several loops at once), and forgets its
 clients once it has seen `REMEMBERED_CLIENTS` of them: memory stays bounded, and for one pass after that,
