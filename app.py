@@ -173,7 +173,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         ),
         logs=LogCatalog(settings.log_sources, db),
         # Brief database work may run on the event loop (web.threads), which then holds a connection too.
-        workers=Workers(REQUEST_THREADS, placement=placement_of_database_work(settings, db)),
+        workers=Workers(REQUEST_THREADS, placement=placement_of_database_work(settings, db), write_turn=db.writer_turn),
         hashing=Workers(PASSWORD_THREADS, name="gateway-hashing"),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextvars
 import fcntl
 import ipaddress
 import os
@@ -85,6 +86,24 @@ class ProcessTurn:
     def __exit__(self, *_exc: object) -> None:
         fcntl.flock(self._opened()[1], fcntl.LOCK_UN)
 
+    def take_if_free(self) -> bool:
+        """The turn, if no process has it and none stands in line for it; never waits."""
+        line, turn = self._opened()
+        try:
+            fcntl.flock(line, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a writer of another process waits: it goes first
+        try:
+            fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            fcntl.flock(line, fcntl.LOCK_UN)
+        return True
+
+
+_HELD: contextvars.ContextVar[WriterTurn | None] = contextvars.ContextVar("gateway_write_turn_held", default=None)
+
 
 class WriterTurn:
     """SQLite lets one transaction write at a time. Its busy handler makes a waiting writer sleep and try
@@ -93,21 +112,52 @@ class WriterTurn:
     load). The writers of one process take their turn here instead, in the order they came, each handed
     the turn the moment the one before is done, and then, on a file, the processes' turn (ProcessTurn);
     only other programs' writers meet SQLite's busy handler. A turn that does not come within the busy
-    timeout fails as SQLite's own lock does (a 503)."""
+    timeout fails as SQLite's own lock does (a 503).
+
+    A writer in a thread takes the turn with `with`. The event loop never waits for it (web.threads): it
+    takes the turn if it is free at once (`take_if_free`), or has a thread wait for it, then writes
+    `holding` it, and gives it back with `__exit__`."""
 
     def __init__(self, processes: ProcessTurn | None = None) -> None:
         self._guard = threading.Lock()  # over the two fields below
         self._taken = False
         self._waiting: collections.deque[threading.Lock] = collections.deque()  # first come, first served
-        self._processes = processes if processes is not None else nullcontext()
+        self._processes = processes
 
     def __enter__(self) -> None:
         self._take_our_turn()
         try:
-            self._processes.__enter__()
+            if self._processes is not None:
+                self._processes.__enter__()
         except BaseException:
             self._pass_on()
             raise
+
+    def take_if_free(self) -> bool:
+        """Both turns, if they are free at once: no writer of this process has the turn or waits for it, and no
+        process has the file's or stands in line for it. Never waits; True if taken (`with` gives it back)."""
+        with self._guard:
+            if self._taken:
+                return False
+            self._taken = True
+        if self._processes is not None and not self._processes.take_if_free():
+            self._pass_on()
+            return False
+        return True
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Writes of this context within the block hold the turn already: they do not take it again."""
+        token = _HELD.set(self)
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+
+    @property
+    def held_here(self) -> bool:
+        """Whether this context is within `holding`."""
+        return _HELD.get() is self
 
     def _take_our_turn(self) -> None:
         with self._guard:
@@ -133,7 +183,8 @@ class WriterTurn:
 
     def __exit__(self, *_exc: object) -> None:
         try:
-            self._processes.__exit__(None, None, None)
+            if self._processes is not None:
+                self._processes.__exit__(None, None, None)
         finally:
             self._pass_on()
 
@@ -171,9 +222,8 @@ class Database:
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
-        self._writer_turn: AbstractContextManager[None] = (
-            WriterTurn(self._process_turn) if self.is_sqlite else nullcontext()
-        )
+        # SQLite's writers take turns; PostgreSQL's do not need to: each row has its own lock.
+        self.writer_turn = WriterTurn(self._process_turn) if self.is_sqlite else None
 
     @property
     def on_this_machine(self) -> bool:
@@ -192,7 +242,12 @@ class Database:
     @property
     def writers_waiting(self) -> int:
         """SQLite writers of this process waiting for their turn now; PostgreSQL's never wait for one."""
-        return self._writer_turn.waiting if isinstance(self._writer_turn, WriterTurn) else 0
+        return self.writer_turn.waiting if self.writer_turn is not None else 0
+
+    def _turn(self) -> AbstractContextManager[None]:
+        """The writer's turn to take, unless there is none to take or this context holds it already."""
+        turn = self.writer_turn
+        return nullcontext() if turn is None or turn.held_here else turn
 
     def _sqlite_engine(self) -> Engine:
         ensure_sqlite_directory(self.url.render_as_string(hide_password=False))
@@ -217,7 +272,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back entirely if it raises."""
-        with self._writer_turn, self._writes() as session, session.begin():
+        with self._turn(), self._writes() as session, session.begin():
             yield session
 
     @contextmanager
@@ -228,7 +283,7 @@ class Database:
     @contextmanager
     def write_rows(self) -> Iterator[Connection]:
         """`write` on a plain connection, for statements that need no ORM objects."""
-        with self._writer_turn, self._write_engine.connect() as connection, connection.begin():
+        with self._turn(), self._write_engine.connect() as connection, connection.begin():
             yield connection
 
     @contextmanager

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from domain import users
 from domain.passwords import Passwords
-from storage.db import Database, normalise_url
+from storage.db import Database, ProcessTurn, WriterTurn, normalise_url
 from storage.migrate import upgrade
 from storage.models import Base, UserRow
 from tests.conftest import FAST_HASHING, SignUp
@@ -231,3 +231,23 @@ def test_a_sqlite_writer_of_another_process_waiting_for_the_turn_goes_before_thi
         turns = session.scalars(text("SELECT writer FROM turns ORDER BY rowid")).all()
     assert turns == ["this process", "the other process", "this process, again"]
     db.dispose()
+
+
+def test_the_sqlite_turn_taken_without_waiting_is_refused_while_another_process_has_it_or_stands_in_line(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "gateway.db"
+    this_process = WriterTurn(ProcessTurn(database))
+    other_process = ProcessTurn(database)  # files of its own: flock(2) sets it apart as another process's
+    line = database.with_name(f"{database.name}-line")
+
+    with other_process:
+        assert not this_process.take_if_free()
+    with line.open("a") as standing_in_line:
+        fcntl.flock(standing_in_line, fcntl.LOCK_EX)
+        assert not this_process.take_if_free()  # the process waiting goes first
+    assert this_process.take_if_free()
+    assert not other_process.take_if_free()
+    this_process.__exit__()
+    assert other_process.take_if_free()
+    other_process.__exit__()

@@ -1,27 +1,39 @@
 """The threads that run blocking work: a shutdown (one server of the app stopping, as tests do while other
 servers of the same app still serve) never strands work that was handed over. Brief reads of SQLite run on
-the event loop while no thread has work, and only operations that change nothing are marked as such. Every
-operation that hashes or verifies a password runs in the threads kept for Argon2, away from the others."""
+the event loop while no thread has work, and only operations that change nothing are marked as such. Brief
+writes of SQLite run on the loop in the file's turn, in the order they came, without the loop ever waiting
+for another process. Every operation that hashes or verifies a password runs in the threads kept for
+Argon2, away from the others."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app import load_spec, placement_of_database_work
 from settings import Settings
-from storage.db import Database
+from storage.db import Database, ProcessTurn, WriterTurn
 from web.resolver import handler_name
 from web.threads import Placement, Workers, is_brief_read, is_brief_write, is_password_work
 
 CALLERS = 4
 CALLS_PER_CALLER = 300
+T = TypeVar("T")
+
+
+def on_a_loop_of_its_own(work: Coroutine[Any, Any, T]) -> T:
+    """Runs `work` on an event loop in a thread of its own, as a server's loop runs."""
+    with ThreadPoolExecutor(max_workers=1) as server:
+        return server.submit(asyncio.run, work).result()
 
 
 def test_work_handed_over_while_the_pool_shuts_down_still_runs() -> None:
@@ -77,13 +89,13 @@ def test_no_more_threads_than_the_size_however_much_work_waits() -> None:
 
 @pytest.mark.parametrize(
     ("placement", "read_on_loop", "write_on_loop"),
-    [(Placement.SQLITE, True, False), (Placement.THREADS, False, False), (Placement.EVENT_LOOP, True, True)],
+    [(Placement.SQLITE, True, True), (Placement.THREADS, False, False), (Placement.EVENT_LOOP, True, True)],
     ids=["sqlite", "postgresql-with-a-core-to-spare", "postgresql-with-every-core-taken"],
 )
 def test_brief_work_runs_on_the_event_loop_where_the_placement_says_and_other_work_never(
     placement: Placement, read_on_loop: bool, write_on_loop: bool
 ) -> None:
-    workers = Workers(size=2, placement=placement)
+    workers = Workers(size=2, placement=placement, write_turn=WriterTurn())
 
     async def threads_of_brief_work_and_of_other_work() -> tuple[str, str, str, str]:
         loop_thread = threading.current_thread().name
@@ -210,3 +222,128 @@ def test_work_in_one_pool_never_waits_for_a_full_other_pool() -> None:
     requests.shutdown()
     hashing.shutdown()
     assert name.startswith("gateway-worker")
+
+
+def test_a_sqlite_write_waits_for_another_process_s_turn_while_the_loop_serves_and_then_runs_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "gateway.db"
+    workers = Workers(size=2, placement=Placement.SQLITE, write_turn=WriterTurn(ProcessTurn(database)))
+    other_process = ProcessTurn(database)  # files of its own: flock(2) sets it apart as another process's
+    other_process.__enter__()
+    written: list[str] = []
+
+    async def a_write_while_another_process_writes() -> tuple[str, str, list[str]]:
+        loop_thread = threading.current_thread().name
+        write = asyncio.ensure_future(workers.run_brief_write(lambda: written.append(threading.current_thread().name)))
+        await asyncio.sleep(0.2)
+        read = await asyncio.wait_for(workers.run_brief(lambda: threading.current_thread().name), timeout=5)
+        before = list(written)
+        other_process.__exit__()
+        await asyncio.wait_for(write, timeout=10)
+        return loop_thread, read, before
+
+    loop_thread, read, before = on_a_loop_of_its_own(a_write_while_another_process_writes())
+    workers.shutdown()
+
+    assert read == loop_thread  # answered on the loop while the write waited
+    assert before == []  # the write waited for the other process
+    assert written == [loop_thread]
+
+
+def test_sqlite_writes_gathered_while_the_turn_was_away_are_written_in_the_order_they_came_each_on_its_own(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "gateway.db"
+    workers = Workers(size=2, placement=Placement.SQLITE, write_turn=WriterTurn(ProcessTurn(database)))
+    other_process = ProcessTurn(database)
+    other_process.__enter__()
+    written: list[int] = []
+
+    def write(number: int) -> int:
+        if number == 2:
+            raise ValueError("this one fails alone")
+        written.append(number)
+        return number
+
+    async def writes_queued_behind_another_process() -> list[int | str]:
+        queued = [asyncio.ensure_future(workers.run_brief_write(write, number)) for number in range(5)]
+        await asyncio.sleep(0.2)
+        other_process.__exit__()
+        outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), timeout=10)
+        return [outcome if isinstance(outcome, int) else str(outcome) for outcome in outcomes]
+
+    outcomes = on_a_loop_of_its_own(writes_queued_behind_another_process())
+    workers.shutdown()
+
+    assert written == [0, 1, 3, 4]
+    assert outcomes == [0, 1, "this one fails alone", 3, 4]
+    assert other_process.take_if_free()  # the turn was given back
+    other_process.__exit__()
+
+
+class AWriterInAThread:
+    """A writer in a worker thread (a sign-up, say) that takes the turn and holds it until `finish`."""
+
+    def __init__(self, turn: WriterTurn, last: Callable[[], None] = lambda: None) -> None:
+        self.turn, self.last = turn, last
+        self.writing, self.done = threading.Event(), threading.Event()
+
+    def write(self) -> None:
+        with self.turn:
+            self.writing.set()
+            self.done.wait(timeout=10)
+            self.last()
+
+    async def start(self) -> asyncio.Future[None]:
+        thread = asyncio.ensure_future(asyncio.to_thread(self.write))
+        await asyncio.to_thread(self.writing.wait, 10)
+        return thread
+
+
+def test_a_sqlite_write_of_the_loop_waits_for_a_writer_of_a_thread_that_has_the_turn(tmp_path: Path) -> None:
+    turn = WriterTurn(ProcessTurn(tmp_path / "gateway.db"))
+    workers = Workers(size=2, placement=Placement.SQLITE, write_turn=turn)
+    order: list[str] = []
+    sign_up = AWriterInAThread(turn, last=lambda: order.append("the thread's write"))
+
+    async def a_brief_write_behind_it() -> None:
+        thread = await sign_up.start()
+        write = asyncio.ensure_future(workers.run_brief_write(order.append, "the loop's write"))
+        await asyncio.sleep(0.1)
+        sign_up.done.set()
+        await asyncio.wait_for(asyncio.gather(thread, write), timeout=10)
+
+    on_a_loop_of_its_own(a_brief_write_behind_it())
+    workers.shutdown()
+
+    assert order == ["the thread's write", "the loop's write"]
+
+
+def test_sqlite_writes_whose_turn_never_comes_fail_as_a_locked_file_does_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.SQLITE_BUSY_TIMEOUT_MS", 200)
+    turn = WriterTurn(ProcessTurn(tmp_path / "gateway.db"))
+    workers = Workers(size=2, placement=Placement.SQLITE, write_turn=turn)
+    written: list[int] = []
+    long_write = AWriterInAThread(turn)
+
+    async def writes_behind_it() -> tuple[list[BaseException | None], float]:
+        thread = await long_write.start()
+        started = time.monotonic()
+        queued = [asyncio.ensure_future(workers.run_brief_write(written.append, number)) for number in range(3)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), timeout=10)
+        waited = time.monotonic() - started
+        long_write.done.set()
+        await thread
+        return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes], waited
+
+    errors, waited = on_a_loop_of_its_own(writes_behind_it())
+    workers.shutdown()
+
+    assert written == []
+    assert all(isinstance(error, OperationalError) and "database is locked" in str(error) for error in errors)
+    assert 0.2 <= waited < 5
+    assert turn.take_if_free()  # nothing was left holding it
+    turn.__exit__()

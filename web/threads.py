@@ -1,7 +1,8 @@
 """Blocking work (the database, Argon2) off the event loop, in two small pools of threads: one for the
 requests' database work (handlers, token checks, idempotency records), one for password hashing. The
 exceptions are brief database work (a row, a page, a token; a few rows written), which may cost less on the
-event loop than the hop to a thread and back: `Placement` says where it runs.
+event loop than the hop to a thread and back: `Placement` says where it runs. SQLite's brief writes run on
+the loop in the file's turn, gathered while the turn was away (`Workers.run_brief_write`).
 
 Small, because the threads share one interpreter lock. Each database call lets go of it and must win it
 back; with a thread for every database connection (twenty), a dozen threads and the event loop took the
@@ -27,8 +28,10 @@ import contextvars
 import enum
 import queue
 import threading
+import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +62,16 @@ def is_brief_write(function: Callable[..., Any]) -> bool:
     return getattr(function, _BRIEF_WRITE, False) is True
 
 
+class WriteTurn(Protocol):
+    """SQLite's turn to write (storage.db.WriterTurn): `with` waits for it, `take_if_free` never does, and
+    writes within `holding` do not take it again."""
+
+    def take_if_free(self) -> bool: ...
+    def __enter__(self) -> None: ...
+    def __exit__(self, *_exc: object) -> None: ...
+    def holding(self) -> AbstractContextManager[None]: ...
+
+
 class Placement(enum.Enum):
     """Where brief database work (`brief_read`, `brief_write`) runs: on the event loop, or in a worker thread.
 
@@ -74,7 +87,9 @@ class Placement(enum.Enum):
     871 without)."""
 
     THREADS = "threads"  # PostgreSQL with a core to spare, or elsewhere on the network: every call hops
-    SQLITE = "sqlite"  # reads on the loop while no thread has work (`Workers.run_brief`), writes in a thread
+    SQLITE = (
+        "sqlite"  # reads on the loop while no thread has work (`run_brief`); writes too, in turn (`run_brief_write`)
+    )
     EVENT_LOOP = "event-loop"  # PostgreSQL with every core taken: brief reads and writes on the loop
 
 
@@ -97,6 +112,30 @@ def _settle(outcome: asyncio.Future[Any], result: Any, error: BaseException | No
         outcome.set_exception(error)
 
 
+def _holding(turn: WriteTurn, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    with turn.holding():
+        return function(*args)
+
+
+def _give_back_once_taken(turn: WriteTurn) -> Callable[[asyncio.Future[None]], None]:
+    def give_back(waited: asyncio.Future[None]) -> None:
+        if not waited.cancelled() and waited.exception() is None:
+            turn.__exit__(None, None, None)
+
+    return give_back
+
+
+_Write = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]
+
+
+class _LoopWrites:
+    """One event loop's brief writes of SQLite waiting for the turn, and whether a task is writing them."""
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[_Write] = collections.deque()
+        self.draining = False
+
+
 class _Generation:
     """The threads started between two shutdowns, and the work waiting for them."""
 
@@ -116,10 +155,25 @@ class Workers:
     later, from another server of the same app (tests start several), gets threads of its own: a shutdown
     never leaves work waiting for a thread that has gone."""
 
-    def __init__(self, size: int, *, placement: Placement = Placement.THREADS, name: str = "gateway-worker") -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        placement: Placement = Placement.THREADS,
+        write_turn: WriteTurn | None = None,
+        name: str = "gateway-worker",
+    ) -> None:
         self.size = size
         self.name = name
         self.placement = placement
+        # SQLite's brief writes run on the loop, in turn (`_write_in_turn`); a thread of their own waits for
+        # the turn. Each event loop (tests start servers of one app on several) has its own queue.
+        self._write_turn = write_turn if placement is Placement.SQLITE else None
+        self._turn_waiter = Workers(1, name=f"{name}-turn") if self._write_turn is not None else None
+        self._loop_writes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWrites] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._drainers: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
         self._lock = threading.Lock()  # guards the generations' lists and the count below
         self._generation = _Generation()
         self._unfinished = 0  # work handed over and not yet done, whether running or waiting for a thread
@@ -165,7 +219,7 @@ class Workers:
 
         On SQLite, on the loop only while no worker thread has work. A SQLite read of a row or a page is this
         process's own work, a fraction of a millisecond, and never waits for a writer (WAL). While a thread
-        works (a write, say), the hop pays: SQLite lets go of the interpreter lock in every call, the thread
+        works (a sign-up's write, say), the hop pays: SQLite lets go of the interpreter lock in every call, the thread
         takes it, and the loop must wait to get it back, so the read goes to a thread like the rest (creates
         under load, whose token is such a read: 586 against 536 req/s, a tenth less CPU per request)."""
         placement = self.placement
@@ -175,11 +229,70 @@ class Workers:
 
     async def run_brief_write(self, function: Callable[..., T], *args: Any) -> T:
         """function(*args), a few bounded writes (`brief_write`): on the event loop where the placement puts
-        brief work there for reads and writes alike (`Placement.EVENT_LOOP`), in a worker thread otherwise. A
-        write of SQLite may wait for another process's write to finish: never on the loop."""
+        brief work there for reads and writes alike (`Placement.EVENT_LOOP`); on SQLite, on the loop too, in
+        this process's turn to write (`_write_in_turn`); in a worker thread otherwise."""
         if self.placement is Placement.EVENT_LOOP:
             return function(*args)
+        if self._write_turn is not None:
+            return await self._write_in_turn(self._write_turn, function, *args)
         return await self.run(function, *args)
+
+    async def _write_in_turn(self, turn: WriteTurn, function: Callable[..., T], *args: Any) -> T:
+        """A SQLite write of a row or two is this process's own work, a fraction of a millisecond, and one
+        transaction writes the file at a time. In a thread, the thread and the loop took the interpreter lock
+        from each other while the file's turn was held: with two workers a write held it 585 µs, against 230
+        with one, and the other worker's writes waited the longer. So the loop's writes queue here, in the
+        order they came, and once the turn is this process's a task writes every one queued, one after
+        another, each in its own transaction, and gives the turn back: the hand-over between processes is
+        paid once for all of them. The loop never waits for another process: when the turn is not free at
+        once, a thread waits for it while the loop serves other requests. A write whose caller has gone is
+        written all the same, as in a thread."""
+        loop = asyncio.get_running_loop()
+        writes = self._loop_writes.get(loop)
+        if writes is None:
+            writes = self._loop_writes.setdefault(loop, _LoopWrites())
+        outcome: asyncio.Future[T] = loop.create_future()
+        writes.pending.append((contextvars.copy_context(), function, args, outcome))
+        if not writes.draining:
+            writes.draining = True
+            self._drainers.add(task := loop.create_task(self._write_queued(turn, writes)))
+            task.add_done_callback(self._drainers.discard)
+        return await outcome
+
+    async def _write_queued(self, turn: WriteTurn, writes: _LoopWrites) -> None:
+        try:
+            while writes.pending:
+                if not turn.take_if_free():
+                    try:
+                        await self._wait_for(turn)
+                    except Exception as error:  # it did not come within the busy timeout: a 503 for each
+                        while writes.pending:
+                            _settle(writes.pending.popleft()[3], None, error)
+                        return
+                try:
+                    for _ in range(len(writes.pending)):
+                        context, function, args, outcome = writes.pending.popleft()
+                        try:
+                            result = context.run(_holding, turn, function, args)
+                        except BaseException as caught:  # handed to the caller, whatever it is
+                            _settle(outcome, None, caught)
+                        else:
+                            _settle(outcome, result, None)
+                finally:
+                    turn.__exit__(None, None, None)
+        finally:
+            writes.draining = False
+
+    async def _wait_for(self, turn: WriteTurn) -> None:
+        """The turn, waited for in a thread of its own. Cancelled meanwhile (the loop closing), the thread
+        goes on waiting and gives the turn back once it has it."""
+        assert self._turn_waiter is not None  # there is one wherever there is a turn
+        waiting = asyncio.ensure_future(self._turn_waiter.run(turn.__enter__))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(_give_back_once_taken(turn))
+            raise
 
     @property
     def unfinished(self) -> int:
@@ -204,6 +317,8 @@ class Workers:
 
     def shutdown(self) -> None:
         """Waits for the work under way and waiting (the app's shutdown, before the database closes)."""
+        if self._turn_waiter is not None:
+            self._turn_waiter.shutdown()
         with self._lock:
             generation, self._generation = self._generation, _Generation()
             generation.retired = True
