@@ -87,9 +87,7 @@ class Placement(enum.Enum):
     871 without)."""
 
     THREADS = "threads"  # PostgreSQL with a core to spare, or elsewhere on the network: every call hops
-    SQLITE = (
-        "sqlite"  # reads on the loop while no thread has work (`run_brief`); writes too, in turn (`run_brief_write`)
-    )
+    SQLITE = "sqlite"  # reads on the loop while no thread has work; writes on the loop in the file's turn
     EVENT_LOOP = "event-loop"  # PostgreSQL with every core taken: brief reads and writes on the loop
 
 
@@ -219,9 +217,10 @@ class Workers:
 
         On SQLite, on the loop only while no worker thread has work. A SQLite read of a row or a page is this
         process's own work, a fraction of a millisecond, and never waits for a writer (WAL). While a thread
-        works (a sign-up's write, say), the hop pays: SQLite lets go of the interpreter lock in every call, the thread
-        takes it, and the loop must wait to get it back, so the read goes to a thread like the rest (creates
-        under load, whose token is such a read: 586 against 536 req/s, a tenth less CPU per request)."""
+        works (a sign-up's write, say), the hop pays: SQLite lets go of the interpreter lock in every call, the
+        thread takes it, and the loop must wait to get it back, so the read goes to a thread like the rest
+        (creates under load, whose token is such a read: 586 against 536 req/s, a tenth less CPU per request,
+        when creates were written in threads)."""
         placement = self.placement
         if placement is Placement.EVENT_LOOP or (placement is Placement.SQLITE and self._unfinished == 0):
             return function(*args)
