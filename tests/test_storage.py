@@ -1,5 +1,6 @@
 """The database under the API: migrations match the models, concurrent writers neither fail nor
-overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one wins)."""
+overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one wins), and PostgreSQL
+connections that died in the pool are replaced."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import fcntl
 import multiprocessing
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -251,3 +253,48 @@ def test_the_sqlite_turn_taken_without_waiting_is_refused_while_another_process_
     this_process.__exit__()
     assert other_process.take_if_free()
     other_process.__exit__()
+
+
+def backend_of_the_pooled_connection(db: Database) -> int:
+    with db.read_rows() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def kill_backend(database_url: str, pid: int) -> None:
+    """What a server restart or an administrator does to a connection resting in the pool."""
+    engine = create_engine(normalise_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    engine.dispose()
+
+
+@pytest.fixture
+def postgresql_db(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server whose connections can die")
+    yield db
+    db.dispose()
+
+
+def test_a_postgresql_connection_that_died_while_resting_in_the_pool_is_replaced_before_a_request_uses_it(
+    postgresql_db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.PING_AFTER_IDLE_SECONDS", 0.05)
+    dead = backend_of_the_pooled_connection(postgresql_db)
+    kill_backend(database_url, dead)
+    time.sleep(0.1)  # a rest longer than the one after which a connection is pinged
+
+    assert backend_of_the_pooled_connection(postgresql_db) != dead  # answered, on a new connection
+
+
+def test_a_postgresql_connection_killed_in_steady_use_fails_the_one_request_that_meets_it(
+    postgresql_db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.PING_AFTER_IDLE_SECONDS", 3600)  # never resting long enough to be pinged
+    dead = backend_of_the_pooled_connection(postgresql_db)
+    kill_backend(database_url, dead)
+
+    with pytest.raises(OperationalError):
+        backend_of_the_pooled_connection(postgresql_db)
+    assert backend_of_the_pooled_connection(postgresql_db) != dead  # the pool has let the dead connection go
