@@ -1,6 +1,6 @@
 """The database under the API: migrations match the models, concurrent writers neither fail nor
-overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one wins), and PostgreSQL
-connections that died in the pool are replaced."""
+overwrite each other (PATCH, PUT and DELETE racing on one version: exactly one wins), PostgreSQL
+connections that died in the pool are replaced, and PostgreSQL's reads hold no transaction open."""
 
 from __future__ import annotations
 
@@ -298,3 +298,19 @@ def test_a_postgresql_connection_killed_in_steady_use_fails_the_one_request_that
     with pytest.raises(OperationalError):
         backend_of_the_pooled_connection(postgresql_db)
     assert backend_of_the_pooled_connection(postgresql_db) != dead  # the pool has let the dead connection go
+
+
+@pytest.mark.parametrize("read", ["read", "read_rows"])
+def test_a_postgresql_read_leaves_no_transaction_open_on_the_server(
+    postgresql_db: Database, database_url: str, read: str
+) -> None:
+    """What the server's monitor shows while a request reads: the connection idle between statements, not
+    idle in a transaction (each read statement is its own, as PostgreSQL's read committed makes it anyway)."""
+    observer = create_engine(normalise_url(database_url))
+    with getattr(postgresql_db, read)() as reading, observer.connect() as watching:
+        pid = reading.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        activity = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+        state = watching.execute(activity, {"pid": pid}).scalar_one()
+    observer.dispose()
+
+    assert state == "idle"
