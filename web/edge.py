@@ -33,11 +33,12 @@ class Edge:
         self.deprecations = deprecation_headers(spec)
         self.counts = RequestCounts(metrics())
         watch_pool(services.db, self.counts.metrics)
-        # Where a request's reads run on the event loop (SQLite), one pass of the loop starts many requests
-        # and the turn orders them; where every request hops to a thread (PostgreSQL, one worker), passes are
-        # short and the turn cost refusals a fifth of their rate; with PostgreSQL's work on the loop it cost creates
-        # (web.fairness). Taken on SQLite only.
-        self.round_robin = RoundRobin() if services.workers.placement is Placement.SQLITE else None
+        # Where requests' reads run on the event loop (SQLite; PostgreSQL's `Placement.EVENT_LOOP`), one pass
+        # of the loop starts many requests and the turn orders them; where every request hops to a thread
+        # (PostgreSQL's threads), passes are short and the turn cost refusals a fifth of their rate
+        # (web.fairness).
+        on_the_loop = services.workers.placement in (Placement.SQLITE, Placement.EVENT_LOOP)
+        self.round_robin = RoundRobin() if on_the_loop else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -21,15 +21,17 @@ requests' first steps); then all of that pass's requests start, in order. No req
 pass, so none can be held back for long by others. A client never answered (a new connection) counts as
 answered longest ago. Behind a proxy the client is the address it names, so its connections share one turn.
 
-The edge layer takes these turns on SQLite only, where requests read the database on the event loop (see
-`Workers.run_brief`) and one pass starts many requests. On PostgreSQL with one worker every request's reads
-hop to a thread, each thread's answer wakes the loop for a short pass of its own, and the turn's extra step
-per pass cost more than the order gained: in `make bench` against the same code without it, refused
-creates went to 0.71, 0.82 and 0.88 of their rate in three runs (3 or 4 rounds of 5 s each), with a longer
-p99, reads and pages within the noise. PostgreSQL's work on the event loop (`Placement.EVENT_LOOP`, with a
-worker on every core) runs without the turn too: with two workers, against the same code taking it (two
-runs of 4 rounds of 5 s), the turn shortened the p99 of reads (11.4 to 9.9 ms, 11.6 to 9.7) and refusals
-(12.5 to 11.8, 14.0 to 12.2), but creates lost about 7% of their rate in both runs, pages within the noise.
+The edge layer takes these turns wherever requests read the database on the event loop, so that one pass
+starts many requests: on SQLite (see `Workers.run_brief`), and on PostgreSQL with its brief work on the loop
+(`Placement.EVENT_LOOP`, a worker on every core). There, with two workers, against the same code without
+the turn (two runs of 4 and 5 rounds of 5 s): the p99 of reads 9.8 to 7.1 and 9.6 to 8.5 ms, of pages 11.4
+to 10.9 and 13.8 to 10.7, of refusals 9.7 to 9.1 and 9.3 to 8.5, creates' within the noise (20.9 to 20.2,
+20.9 to 21.1) at 0.98 and 0.96 of their rate. (Measured before PostgreSQL's reads stopped taking BEGIN and
+COMMIT, creates had lost about 7%.) On PostgreSQL with its work in threads (one worker), every request's
+reads hop to a thread, each thread's answer wakes the loop for a short pass of its own, and the turn's
+extra step per pass cost more than the order gained: in `make bench` against the same code without it,
+refused creates went to 0.71, 0.82 and 0.88 of their rate in three runs (3 or 4 rounds of 5 s each), with
+a longer p99, reads and pages within the noise. There the turn is not taken.
 
 Each thread's event loop has its own order (tests run one app in several loops at once), and forgets its
 clients once it has seen `REMEMBERED_CLIENTS` of them: memory stays bounded, and for one pass after that,
