@@ -219,8 +219,9 @@ class Database:
         # statement sees its own snapshot inside a transaction too, so the pair bought nothing but two round
         # trips, each holding up the worker's event loop where reads run there (two workers, reads of a post
         # 1.06 times the rate). SQLite's read transaction is one snapshot for all its statements: kept.
-        autocommit = {} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
-        self._read_engine = self.engine.execution_options(**autocommit)
+        self._read_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
