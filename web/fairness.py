@@ -26,7 +26,8 @@ starts many requests: on SQLite (see `Workers.run_brief`), and on PostgreSQL wit
 (`Placement.EVENT_LOOP`, a worker on every core). There, with two workers, against the same code without
 the turn (two runs of 4 and 5 rounds of 5 s): the p99 of reads 9.8 to 7.1 and 9.6 to 8.5 ms, of pages 11.4
 to 10.9 and 13.8 to 10.7, of refusals 9.7 to 9.1 and 9.3 to 8.5, creates' within the noise (20.9 to 20.2,
-20.9 to 21.1) at 0.98 and 0.96 of their rate. (Measured before PostgreSQL's reads stopped taking BEGIN and
+20.9 to 21.1) at 0.98 and 0.96 of their rate; in a run of creates alone (8 rounds), 1.01 of their rate
+and a p99 of 22.8 to 21.0 ms. (Measured before PostgreSQL's reads stopped taking BEGIN and
 COMMIT, creates had lost about 7%.) On PostgreSQL with its work in threads (one worker), every request's
 reads hop to a thread, each thread's answer wakes the loop for a short pass of its own, and the turn's
 extra step per pass cost more than the order gained: in `make bench` against the same code without it,
