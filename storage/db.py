@@ -257,8 +257,9 @@ class Database:
         connections that died with it, so the service recovers by itself when it is back: a connection that
         rested in the pool for PING_AFTER_IDLE_SECONDS or more is pinged before use, and one that fails the
         ping is replaced by a new one (SQLAlchemy's own answer to a `DisconnectionError` raised at checkout).
-        SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip to the server for each
-        transaction (a create has two), which cost creates a tenth of their rate on two workers. A
+        SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip to the server each time a
+        connection is taken (a create takes two: its caller's token, its write), which cost creates a tenth
+        of their rate on two workers. A
         server that restarts is away longer than the rest, so its old connections are pinged; one dropped
         while in steady use (a connection killed on the server) fails the request that meets it, and
         SQLAlchemy then discards the pool's older connections with it."""
