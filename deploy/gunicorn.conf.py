@@ -18,8 +18,9 @@ def default_workers(cores: int) -> int:
     """One worker per core, at least two, at most four. Gunicorn's 2 x cores + 1 is for workers that block on
     one request at a time; an event-loop worker already serves many (Flask handlers run in its thread pool),
     and more processes buy memory and connections, not speed: each holds about 80 MB plus 64 MiB for every
-    Argon2 hash under way, SQLite lets one process write at a time, and each worker's PostgreSQL pool may
-    open 20 connections (PostgreSQL allows 100 by default). Set WEB_CONCURRENCY to choose."""
+    Argon2 hash under way, SQLite lets one process write at a time, and each worker's PostgreSQL pools
+    (reads', writes') keep up to 10 connections each (PostgreSQL allows 100 by default). Set WEB_CONCURRENCY
+    to choose."""
     return max(2, min(cores, 4))
 
 

@@ -255,8 +255,9 @@ def test_the_sqlite_turn_taken_without_waiting_is_refused_while_another_process_
     other_process.__exit__()
 
 
-def backend_of_the_pooled_connection(db: Database) -> int:
-    with db.read_rows() as connection:
+def backend_of_the_pooled_connection(db: Database, use: str = "read_rows") -> int:
+    """The server process behind the connection a read (`read_rows`) or a write (`write_rows`) is given."""
+    with getattr(db, use)() as connection:
         return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
@@ -277,15 +278,16 @@ def postgresql_db(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.mark.parametrize("use", ["read_rows", "write_rows"])  # reads and writes have pools of their own
 def test_a_postgresql_connection_that_died_while_resting_in_the_pool_is_replaced_before_a_request_uses_it(
-    postgresql_db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+    postgresql_db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, use: str
 ) -> None:
     monkeypatch.setattr("storage.db.PING_AFTER_IDLE_SECONDS", 0.05)
-    dead = backend_of_the_pooled_connection(postgresql_db)
+    dead = backend_of_the_pooled_connection(postgresql_db, use)
     kill_backend(database_url, dead)
     time.sleep(0.1)  # a rest longer than the one after which a connection is pinged
 
-    assert backend_of_the_pooled_connection(postgresql_db) != dead  # answered, on a new connection
+    assert backend_of_the_pooled_connection(postgresql_db, use) != dead  # answered, on a new connection
 
 
 def test_a_postgresql_connection_killed_in_steady_use_fails_the_one_request_that_meets_it(

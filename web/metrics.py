@@ -143,16 +143,16 @@ def _checked_out() -> int:
         db = watched()
         if db is None:
             continue  # gone; dropped from the list when the next database is watched
-        count = getattr(db.engine.pool, "checkedout", None)  # QueuePool has it; SQLite's in-memory pools don't
-        total += count() if callable(count) else 0
+        for pool in db.pools:
+            count = getattr(pool, "checkedout", None)  # QueuePool has it; SQLite's in-memory pools don't
+            total += count() if callable(count) else 0
     return total
 
 
 def watch_pool(db: Database, into: Metrics) -> None:
-    pool: Any = db.engine.pool
-    size = getattr(pool, "size", None)  # QueuePool (PostgreSQL, a SQLite file) has one; others have no bound
-    if callable(size):
-        into.pool_size.set(size())
+    sizes = [getattr(pool, "size", None) for pool in db.pools]  # QueuePool (PostgreSQL, a SQLite file) has one
+    if any(callable(size) for size in sizes):  # others have no bound
+        into.pool_size.set(sum(size() for size in sizes if callable(size)))
     global _watched  # a new list, so that a walk of the old one in another thread is never disturbed
     _watched = [watched for watched in _watched if watched() not in (None, db)] + [weakref.ref(db)]
 
