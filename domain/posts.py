@@ -52,10 +52,7 @@ def create(db: Database, actor: Actor, *, title: str, body: str) -> dict[str, An
     post = PostRow(
         id=new_id(), author_id=actor.user_id, title=title, body=body, created_at=moment, updated_at=moment, version=1
     )
-    with db.write_rows() as connection:
-        insert(
-            connection, post, conflict="The post could not be saved.", missing="The author's account no longer exists."
-        )
+    insert(db, post, conflict="The post could not be saved.", missing="The author's account no longer exists.")
     return view(post)
 
 

@@ -7,12 +7,13 @@ import uuid
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Insert, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import Conflict, NotFound, PreconditionFailed
+from storage.db import Database
 
 FOREIGN_KEY_VIOLATION = "23503"  # PostgreSQL's SQLSTATE for a reference to a row that does not exist
 
@@ -32,15 +33,16 @@ def flush(session: Session, *, conflict: str) -> None:
         raise PreconditionFailed("The resource was changed by another request. Read it again and retry.") from None
 
 
-def insert(connection: Connection, row: DeclarativeBase, *, conflict: str, missing: str) -> None:
-    """Writes a new row with one INSERT on a plain connection (`Database.write_rows`), without a session
-    and its unit of work (two fifths of a created post's time in the transaction, where SQLite's writers
-    wait their turn). A row it refers to that does not exist (its foreign key) is `missing` (NotFound),
-    checked by the database in the same statement; any other refusal is a `conflict`. The row object is
-    in no session: the caller answers with it as it is, every column set (a version column starts at 1)."""
+def insert(db: Database, row: DeclarativeBase, *, conflict: str, missing: str) -> None:
+    """Writes a new row with one INSERT, a transaction of its own (`Database.write_statement`), without a
+    session and its unit of work (two fifths of a created post's time in the transaction, where SQLite's
+    writers wait their turn). A row it refers to that does not exist (its foreign key) is `missing`
+    (NotFound), checked by the database in the same statement; any other refusal is a `conflict`. The row
+    object is in no session: the caller answers with it as it is, every column set (a version column starts
+    at 1)."""
     table = cast(Table, row.__table__)
     try:
-        connection.execute(_insert_into(table), {column.key: getattr(row, column.key) for column in table.columns})
+        db.write_statement(_insert_into(table), {column.key: getattr(row, column.key) for column in table.columns})
     except IntegrityError as refusal:
         if _refers_to_a_missing_row(refusal):
             raise NotFound(missing) from None

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from connexion import AsyncApp
 from httpx import Response
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.testclient import TestClient
 
 from domain import users
@@ -47,6 +48,37 @@ def test_migrating_creates_the_sqlite_folder_on_a_fresh_checkout(tmp_path: Path)
     upgrade(url)
 
     assert (tmp_path / "var" / "nested" / "gateway.db").is_file()
+
+
+def stored_users(database_url: str) -> list[str]:
+    """The emails stored, as another connection (another process) sees them."""
+    engine = create_engine(normalise_url(database_url))
+    with engine.connect() as connection:
+        emails = list(connection.scalars(select(UserRow.email).order_by(UserRow.email)))
+    engine.dispose()
+    return emails
+
+
+def test_a_statement_written_on_its_own_is_committed_and_a_refused_one_leaves_nothing(database_url: str) -> None:
+    """`write_statement` (a post's create): on PostgreSQL one statement in autocommit, no BEGIN or COMMIT."""
+    db = Database(database_url)
+    moment = datetime.now(UTC)
+    row = {
+        "id": "00000000-0000-4000-8000-000000000001", "name": "One", "email": "one@example.com", "email_key": "one",
+        "password_hash": "not a hash", "is_admin": False, "created_at": moment, "updated_at": moment, "version": 1,
+    }  # fmt: skip
+    insert_user = insert(UserRow)
+
+    db.write_statement(insert_user, row)
+    with pytest.raises(IntegrityError):  # the same id again
+        db.write_statement(insert_user, {**row, "email": "two@example.com", "email_key": "two"})
+    db.write_statement(
+        insert_user,
+        {**row, "id": "00000000-0000-4000-8000-000000000003", "email": "three@example.com", "email_key": "3"},
+    )
+    db.dispose()
+
+    assert stored_users(database_url) == ["one@example.com", "three@example.com"]
 
 
 def fast_passwords() -> Passwords:
@@ -256,7 +288,7 @@ def test_the_sqlite_turn_taken_without_waiting_is_refused_while_another_process_
 
 
 def backend_of_the_pooled_connection(db: Database, use: str = "read_rows") -> int:
-    """The server process behind the connection a read (`read_rows`) or a write (`write_rows`) is given."""
+    """The server process behind the connection a read (`read_rows`) or a write (`write`) is given."""
     with getattr(db, use)() as connection:
         return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
@@ -278,7 +310,7 @@ def postgresql_db(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.mark.parametrize("use", ["read_rows", "write_rows"])  # reads and writes have pools of their own
+@pytest.mark.parametrize("use", ["read_rows", "write"])  # reads and writes have pools of their own
 def test_a_postgresql_connection_that_died_while_resting_in_the_pool_is_replaced_before_a_request_uses_it(
     postgresql_db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, use: str
 ) -> None:
