@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from connexion import request
 from connexion.context import scope
 from connexion.lifecycle import ConnexionResponse
 
@@ -108,8 +107,10 @@ def page(result: Page[dict[str, Any]]) -> Response:
 
 
 def created_at(representation: dict[str, Any]) -> str:
-    """The Location of a resource created by POST to the current collection path."""
-    return f"{request.url.path.rstrip('/')}/{representation['id']}"
+    """The Location of a resource created by POST to the current collection path: the path the request's
+    route matched, read from its scope (no request object is built for it)."""
+    path: str = scope["path"]
+    return f"{path.rstrip('/')}/{representation['id']}"
 
 
 def no_content() -> Response:
