@@ -338,7 +338,7 @@ class Database:
         """One statement that changes rows, as a transaction of its own, on a plain connection (no ORM
         objects): all of it is written, or nothing. On PostgreSQL in the reads' pool, in autocommit: one round
         trip, where BEGIN, the statement and COMMIT took three, each holding up the worker's event loop where
-        brief writes run there (two workers, creates 1.13 times the rate, p99 20.7 to 15.9 ms). On SQLite in
+        brief writes run there (two workers, creates 1.12 times the rate, p99 21.9 to 17.2 ms). On SQLite in
         the writers' turn and a write transaction, as `write`. Statements that belong together go through
         `write`, in one transaction."""
         if self.is_sqlite:
