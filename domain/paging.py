@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Integer, Row, Select, bindparam, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from domain.errors import InvalidInput
+from storage.driver import Statements
 
 T = TypeVar("T")
 
@@ -67,8 +68,8 @@ class PageQuery:
         self.created_at, self.row_id = created_at.key, row_id.key
 
     def fetch(
-        self, connection: Connection, *, limit: int, cursor: str | None, params: Mapping[str, Any] | None = None
-    ) -> Page[Row[Any]]:
+        self, connection: Statements, *, limit: int, cursor: str | None, params: Mapping[str, Any] | None = None
+    ) -> Page[Any]:
         values = {**(params or {}), "page_size": limit + 1}
         statement = self.first
         if cursor is not None:

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import psycopg
-from sqlalchemy import Connection, Engine, Executable, create_engine, event
+from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import Pool
+
+from storage.driver import Compiled, DriverConnection, Statements
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Connections a pool keeps (POOL_SIZE) and may open beyond them under load (POOL_OVERFLOW). PostgreSQL's
@@ -224,6 +226,7 @@ class Database:
         # SQLite's read transaction is one snapshot for all its statements: kept.
         self._read_engine = self.engine if self.is_sqlite else self._postgresql_engine(autocommit=True)
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._compiled: dict[Executable, Compiled] = {}  # PostgreSQL's brief statements (storage.driver)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         # SQLite's writers take turns; PostgreSQL's do not need to: each row has its own lock.
@@ -274,14 +277,16 @@ class Database:
         connection is taken (a create takes two: its caller's token, its write), which cost creates a tenth
         of their rate on two workers. A
         server that restarts is away longer than the rest, so its old connections are pinged; one dropped
-        while in steady use (a connection killed on the server) fails the request that meets it, and
-        SQLAlchemy then discards the pool's older connections with it."""
+        while in steady use (a connection killed on the server) fails the request that meets it, and the
+        pool's older connections are discarded with it (by SQLAlchemy, or by storage.driver for the brief
+        statements it runs)."""
         engine = create_engine(
             self.url,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             pool_timeout=5,
             connect_args={"connect_timeout": 3},
+            hide_parameters=True,  # a secret's hash or a password's hash never in an error's message
             **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
         )
 
@@ -305,7 +310,9 @@ class Database:
     def _sqlite_engine(self) -> Engine:
         ensure_sqlite_directory(self.url.render_as_string(hide_password=False))
         pool = {} if self.in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
-        engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
+        engine = create_engine(
+            self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -336,23 +343,37 @@ class Database:
 
     def write_statement(self, statement: Executable, parameters: dict[str, Any]) -> None:
         """One statement that changes rows, as a transaction of its own, on a plain connection (no ORM
-        objects): all of it is written, or nothing. On PostgreSQL in the reads' pool, in autocommit: one round
-        trip, where BEGIN, the statement and COMMIT took three, each holding up the worker's event loop where
-        brief writes run there (two workers, creates 1.12 times the rate, p99 21.9 to 17.2 ms). On SQLite in
+        objects): all of it is written, or nothing. On PostgreSQL in the reads' pool, in autocommit, on the
+        driver's own connection (storage.driver): one round trip, where BEGIN, the statement and COMMIT took
+        three, each holding up the worker's event loop where brief writes run there (two workers, creates
+        1.12 times the rate, p99 21.9 to 17.2 ms). On SQLite in
         the writers' turn and a write transaction, as `write`. Statements that belong together go through
         `write`, in one transaction."""
         if self.is_sqlite:
             with self._turn(), self._write_engine.connect() as connection, connection.begin():
                 connection.execute(statement, parameters)
         else:
-            with self._read_engine.connect() as connection:
-                connection.execute(statement, parameters)
+            with self._driver_connection() as driver:
+                driver.execute(statement, parameters)
 
     @contextmanager
-    def read_rows(self) -> Iterator[Connection]:
-        """`read` on a plain connection, for queries that need no ORM objects."""
-        with self._read_engine.connect() as connection, connection.begin():
+    def read_rows(self) -> Iterator[Statements]:
+        """`read` on a plain connection, for queries that need no ORM objects: on PostgreSQL the driver's
+        own connection (storage.driver), on SQLite SQLAlchemy's in one read transaction."""
+        if self.is_sqlite:
+            with self._read_engine.connect() as connection, connection.begin():
+                yield connection
+        else:
+            with self._driver_connection() as driver:
+                yield driver
+
+    @contextmanager
+    def _driver_connection(self) -> Iterator[DriverConnection]:
+        connection = DriverConnection(self._read_engine, self._compiled)
+        try:
             yield connection
+        finally:
+            connection.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

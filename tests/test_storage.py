@@ -81,6 +81,46 @@ def test_a_statement_written_on_its_own_is_committed_and_a_refused_one_leaves_no
     assert stored_users(database_url) == ["one@example.com", "three@example.com"]
 
 
+def a_user_row(moment: datetime) -> dict[str, object]:
+    return {
+        "id": "00000000-0000-4000-8000-000000000009", "name": "Nine", "email": "nine@example.com",
+        "email_key": "nine", "password_hash": "not a hash", "is_admin": False, "created_at": moment,
+        "updated_at": moment, "version": 1,
+    }  # fmt: skip
+
+
+def test_a_brief_read_gives_rows_whose_columns_are_attributes_and_whose_times_are_utc(database_url: str) -> None:
+    """On PostgreSQL a brief read runs on the driver's own connection (storage.driver): the columns' types
+    still turn the stored naive UTC into aware times, as SQLAlchemy's rows on SQLite do."""
+    db = Database(database_url)
+    written = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=UTC)
+    db.write_statement(insert(UserRow), a_user_row(written))
+    by_id = select(UserRow.id, UserRow.email, UserRow.created_at).where(UserRow.id == a_user_row(written)["id"])
+
+    with db.read_rows() as connection:
+        row = connection.execute(by_id).first()
+        missing = connection.execute(select(UserRow.id).where(UserRow.email == "nobody@example.com")).first()
+        everyone = connection.execute(select(UserRow.email)).all()
+    db.dispose()
+
+    assert (row.email, row.created_at, row.created_at.tzinfo) == ("nine@example.com", written, UTC)
+    assert missing is None
+    assert [user.email for user in everyone] == ["nine@example.com"]
+
+
+def test_a_refused_statement_names_no_value_it_was_given(database_url: str) -> None:
+    """A secret's hash or a password's hash must not reach a log through a database error's message."""
+    db = Database(database_url)
+    row = a_user_row(datetime.now(UTC))
+    db.write_statement(insert(UserRow), row)
+
+    with pytest.raises(IntegrityError) as refused:
+        db.write_statement(insert(UserRow), {**row, "password_hash": "a-value-that-must-stay-secret"})
+    db.dispose()
+
+    assert "a-value-that-must-stay-secret" not in str(refused.value)
+
+
 def fast_passwords() -> Passwords:
     return Passwords(
         time_cost=FAST_HASHING.time_cost, memory_kib=FAST_HASHING.memory_kib, parallelism=FAST_HASHING.parallelism
