@@ -16,7 +16,7 @@ from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from domain.errors import InvalidInput
-from storage.driver import Statements
+from storage.driver import DriverConnection
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ class PageQuery:
         self.created_at, self.row_id = created_at.key, row_id.key
 
     def fetch(
-        self, connection: Statements, *, limit: int, cursor: str | None, params: Mapping[str, Any] | None = None
+        self, connection: DriverConnection, *, limit: int, cursor: str | None, params: Mapping[str, Any] | None = None
     ) -> Page[Any]:
         values = {**(params or {}), "page_size": limit + 1}
         statement = self.first

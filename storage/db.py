@@ -22,7 +22,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import Pool
 
-from storage.driver import Compiled, DriverConnection, Statements
+from storage.driver import Compiled, DriverConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Connections a pool keeps (POOL_SIZE) and may open beyond them under load (POOL_OVERFLOW). PostgreSQL's
@@ -357,15 +357,13 @@ class Database:
                 driver.execute(statement, parameters)
 
     @contextmanager
-    def read_rows(self) -> Iterator[Statements]:
-        """`read` on a plain connection, for queries that need no ORM objects: on PostgreSQL the driver's
-        own connection (storage.driver), on SQLite SQLAlchemy's in one read transaction."""
-        if self.is_sqlite:
-            with self._read_engine.connect() as connection, connection.begin():
-                yield connection
-        else:
-            with self._driver_connection() as driver:
-                yield driver
+    def read_rows(self) -> Iterator[DriverConnection]:
+        """For queries that need no ORM objects, on the driver's own connection (storage.driver): each
+        statement on its own, as PostgreSQL's reads are anyway (read committed); on SQLite one statement is
+        one snapshot. The brief reads run one statement each; reads whose statements must agree go through
+        `read` (on SQLite one transaction)."""
+        with self._driver_connection() as driver:
+            yield driver
 
     @contextmanager
     def _driver_connection(self) -> Iterator[DriverConnection]:

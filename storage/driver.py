@@ -1,23 +1,22 @@
-"""PostgreSQL's brief statements run on the driver's own connection, compiled by SQLAlchemy once.
+"""Brief statements run on the driver's own connection, compiled by SQLAlchemy once.
 
-A read of a post or of the caller's token, a page, a post's INSERT: one statement each, in autocommit. Run
-through SQLAlchemy's `Connection` and `Result`, each spent as much of its CPU time in those two layers
-as in the pool and the driver (a token's lookup 122 µs, against 61 µs on the driver's connection taken
-from the same pool; in a running app, where less of the code stays in the processor's caches, a create
-837 to 682 µs and a get 453 to 343). Here SQLAlchemy still builds the SQL, once per statement, and its
-column types still turn values into the database's and back (`UTCDateTime`); the pool is still
-SQLAlchemy's, with its ping after a rest; an error still comes out as SQLAlchemy's exception
-(`IntegrityError`, `OperationalError`), so the callers and the web layer treat it as before. SQLite keeps
-SQLAlchemy's connections: its reads need a transaction for one snapshot, and its writes the writers'
-turn."""
+A read of a post or of the caller's token, a page (`Database.read_rows`), and on PostgreSQL a post's
+INSERT (`Database.write_statement`): one statement each, on its own. Run through SQLAlchemy's `Connection`
+and `Result`, each spent as much of its CPU time in those two layers as in the pool and the driver (a
+token's lookup on PostgreSQL 122 µs, against 61 µs on the driver's connection taken from the same pool; in
+a running app, in process, a PostgreSQL create 837 to 682 µs and a get 453 to 343, a SQLite get 253 to
+160). Here SQLAlchemy still builds the SQL, once per statement, and the columns' types still turn values
+into the database's and back (`UTCDateTime`, SQLite's dates as text); the pool is still SQLAlchemy's, with
+its ping after a rest; an error still comes out as SQLAlchemy's exception (`IntegrityError`,
+`OperationalError`), so the callers and the web layer treat it as before. SQLite's writes keep
+SQLAlchemy's connections: they take the writers' turn and begin with `BEGIN IMMEDIATE`."""
 
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, Protocol, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, cast
 
-import psycopg
 from sqlalchemy import Engine, Executable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -26,14 +25,6 @@ from sqlalchemy.sql.elements import ClauseElement
 # Compiled statements remembered per engine. The statements are built once, at import (domain modules);
 # the bound keeps a caller that builds one per call from growing the cache without end.
 _REMEMBERED = 256
-
-
-class Statements(Protocol):
-    """What a brief read is given (`Database.read_rows`): SQLAlchemy's `Connection` on SQLite, a
-    `DriverConnection` on PostgreSQL. The result has `first()`, `all()` and its rows one by one; a row's
-    columns are its attributes."""
-
-    def execute(self, statement: Executable, parameters: Any = None, /) -> Any: ...
 
 
 class Compiled:
@@ -49,19 +40,23 @@ class Compiled:
             raise TypeError(f"a statement whose SQL is completed at each run (an IN list?): {statement!r}")
         self.compiled = compiled
         self.sql = str(compiled)
-        binds = {name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()}
+        # Each type as this database has it (`dialect_impl`): SQLite's DateTime reads and writes text.
+        binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()}
         self.bind_processors = {name: processor for name, processor in binds.items() if processor is not None}
         columns = list(getattr(statement, "selected_columns", ()))  # none for text(): plain tuples then
         row_type: Any = namedtuple("Row", [column.key for column in columns]) if columns else None
         self.row: Callable[[Iterable[Any]], Any] = row_type._make if columns else tuple
-        processors = [column.type.result_processor(dialect, None) for column in columns]
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
         self.result_processors = [(index, p) for index, p in enumerate(processors) if p is not None]
 
-    def parameters(self, given: Mapping[str, Any]) -> MutableMapping[str, Any]:
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        """The values as the driver takes them: by name (PostgreSQL), or in the SQL's order (SQLite)."""
         values = self.compiled.construct_params(given)
         for name, processor in self.bind_processors.items():
             if name in values:
                 values[name] = processor(values[name])
+        if self.compiled.positional:
+            return tuple(values[name] for name in self.compiled.positiontup or ())
         return values
 
     def make_row(self, values: tuple[Any, ...]) -> Any:
@@ -76,7 +71,7 @@ class Compiled:
 class Rows:
     """What a statement returned: `first()`, `all()`, or the rows one by one (as SQLAlchemy's result)."""
 
-    def __init__(self, compiled: Compiled, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, compiled: Compiled, cursor: Any) -> None:  # the driver's cursor
         self._compiled = compiled
         self._cursor = cursor
 
@@ -99,8 +94,9 @@ class Rows:
 
 
 class DriverConnection:
-    """A connection of `engine`'s pool, in the driver's autocommit (set by the engine), with the `execute`
-    of SQLAlchemy's `Connection` for the statements above."""
+    """A connection of `engine`'s pool, in the driver's autocommit (PostgreSQL's reads' engine sets it,
+    SQLite's leaves transactions to SQLAlchemy), with the `execute` of SQLAlchemy's `Connection`: each
+    statement on its own, seeing the database as it is when the statement runs."""
 
     def __init__(self, engine: Engine, cache: dict[Executable, Compiled]) -> None:
         self._engine = engine
@@ -117,13 +113,13 @@ class DriverConnection:
                 self._cache.clear()
             compiled = self._cache[statement] = Compiled(statement, self._engine)
         values = compiled.parameters(parameters or {})
-        connection: psycopg.Connection[Any] = self._pooled.driver_connection  # type: ignore[assignment]
+        connection: Any = self._pooled.driver_connection
         try:
             return Rows(compiled, connection.execute(compiled.sql, values))
-        except psycopg.Error as error:
+        except self._engine.dialect.loaded_dbapi.Error as error:
             raise self._translated(error, compiled.sql, connection) from error
 
-    def _translated(self, error: psycopg.Error, sql: str, connection: psycopg.Connection[Any]) -> DBAPIError:
+    def _translated(self, error: Exception, sql: str, connection: Any) -> DBAPIError:
         """The error as SQLAlchemy raises it (IntegrityError, OperationalError, ...), parameters hidden.
         A connection the server let go is dropped, and the pool with it, as SQLAlchemy does: a server that
         restarted left every connection dead, and each would otherwise fail a request of its own."""
@@ -131,9 +127,10 @@ class DriverConnection:
         if gone:
             self._pooled.invalidate(error)
             self._engine.dispose()  # the idle ones closed; those in use are dropped when they come back
+        dialect = self._engine.dialect
         translated = DBAPIError.instance(
-            sql, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=gone,
-            dialect=self._engine.dialect,
+            sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, connection_invalidated=gone,
+            dialect=dialect,
         )  # fmt: skip
         assert isinstance(translated, DBAPIError)
         return translated
