@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from domain.access import Actor, require_owner_or_admin
@@ -14,6 +14,7 @@ from domain.store import flush, insert, new_id
 from domain.timefmt import now, rfc3339
 from domain.versions import Expected, tag_of
 from storage.db import Database
+from storage.driver import ReadRow
 from storage.models import PostRow
 
 NO_SUCH_POST = "There is no post with this id."
@@ -29,7 +30,7 @@ NEWEST_POSTS_BY_AUTHOR = PageQuery(
 )
 
 
-def view(post: PostRow | Row[Any]) -> dict[str, Any]:
+def view(post: PostRow | ReadRow) -> dict[str, Any]:
     return {
         "id": post.id,
         "author_id": post.author_id,

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 
 from domain import users
 from domain.access import ADMIN_ONLY_SCOPES, DEFAULT_SCOPES, Actor
@@ -17,6 +17,7 @@ from domain.passwords import Passwords
 from domain.store import flush, new_id
 from domain.timefmt import now, rfc3339
 from storage.db import Database
+from storage.driver import ReadRow
 from storage.models import TokenRow, UserRow
 
 SECRET_PREFIX = "gw_"  # noqa: S105 - a public marker that lets secret scanners spot leaked tokens
@@ -41,7 +42,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def view(token: TokenRow | Row[Any]) -> dict[str, Any]:
+def view(token: TokenRow | ReadRow) -> dict[str, Any]:
     return {
         "id": token.id,
         "name": token.name,

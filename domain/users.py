@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.access import Actor, require_owner_or_admin, sees_private_fields
@@ -15,6 +15,7 @@ from domain.store import flush, new_id
 from domain.timefmt import now, rfc3339
 from domain.versions import Expected, tag_of
 from storage.db import Database
+from storage.driver import ReadRow
 from storage.models import UserRow
 
 EMAIL_TAKEN = "Another account already uses this email."
@@ -23,7 +24,7 @@ _USERS = UserRow.__table__
 OLDEST_USERS = PageQuery(select(_USERS), _USERS.c.created_at, _USERS.c.id, newest_first=False)
 
 
-def view(user: UserRow | Row[Any], viewer: Actor | None) -> dict[str, Any]:
+def view(user: UserRow | ReadRow, viewer: Actor | None) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "id": user.id,
         "name": user.name,

@@ -25,6 +25,8 @@ from sqlalchemy.sql.elements import ClauseElement
 # Compiled statements remembered per engine. The statements are built once, at import (domain modules);
 # the bound keeps a caller that builds one per call from growing the cache without end.
 _REMEMBERED = 256
+# A row of a brief read: a named tuple whose fields are its statement's columns, read by attribute.
+ReadRow = Any
 
 
 class Compiled:
@@ -75,14 +77,14 @@ class Rows:
         self._compiled = compiled
         self._cursor = cursor
 
-    def first(self) -> Any:
+    def first(self) -> ReadRow | None:
         values = self._cursor.fetchone()
         return None if values is None else self._compiled.make_row(values)
 
-    def all(self) -> list[Any]:
+    def all(self) -> list[ReadRow]:
         return [self._compiled.make_row(values) for values in self._cursor.fetchall()]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[ReadRow]:
         return iter(self.all())
 
     def scalar_one(self) -> Any:

@@ -103,6 +103,7 @@ def test_a_brief_read_gives_rows_whose_columns_are_attributes_and_whose_times_ar
         everyone = connection.execute(select(UserRow.email)).all()
     db.dispose()
 
+    assert row is not None
     assert (row.email, row.created_at, row.created_at.tzinfo) == ("nine@example.com", written, UTC)
     assert missing is None
     assert [user.email for user in everyone] == ["nine@example.com"]
