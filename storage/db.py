@@ -226,7 +226,7 @@ class Database:
         # SQLite's read transaction is one snapshot for all its statements: kept.
         self._read_engine = self.engine if self.is_sqlite else self._postgresql_engine(autocommit=True)
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
-        self._compiled: dict[Executable, Compiled] = {}  # PostgreSQL's brief statements (storage.driver)
+        self._compiled: dict[Executable, Compiled] = {}  # the brief statements, compiled (storage.driver)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         # SQLite's writers take turns; PostgreSQL's do not need to: each row has its own lock.
@@ -346,9 +346,8 @@ class Database:
         objects): all of it is written, or nothing. On PostgreSQL in the reads' pool, in autocommit, on the
         driver's own connection (storage.driver): one round trip, where BEGIN, the statement and COMMIT took
         three, each holding up the worker's event loop where brief writes run there (two workers, creates
-        1.12 times the rate, p99 21.9 to 17.2 ms). On SQLite in
-        the writers' turn and a write transaction, as `write`. Statements that belong together go through
-        `write`, in one transaction."""
+        1.12 times the rate, p99 21.9 to 17.2 ms). On SQLite in the writers' turn and a write transaction,
+        as `write`. Statements that belong together go through `write`, in one transaction."""
         if self.is_sqlite:
             with self._turn(), self._write_engine.connect() as connection, connection.begin():
                 connection.execute(statement, parameters)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import Engine, Executable
@@ -71,18 +72,21 @@ class Compiled:
 
 
 class Rows:
-    """What a statement returned: `first()`, `all()`, or the rows one by one (as SQLAlchemy's result)."""
+    """What a statement returned: `first()`, `all()`, or the rows one by one (as SQLAlchemy's result). A
+    driver may still fail while it hands the rows over (SQLite runs the statement as they are read): that
+    error comes out as SQLAlchemy's too."""
 
-    def __init__(self, compiled: Compiled, cursor: Any) -> None:  # the driver's cursor
+    def __init__(self, compiled: Compiled, cursor: Any, connection: DriverConnection) -> None:
         self._compiled = compiled
-        self._cursor = cursor
+        self._cursor = cursor  # the driver's
+        self._connection = connection
 
     def first(self) -> ReadRow | None:
-        values = self._cursor.fetchone()
+        values = self._fetch(self._cursor.fetchone)
         return None if values is None else self._compiled.make_row(values)
 
     def all(self) -> list[ReadRow]:
-        return [self._compiled.make_row(values) for values in self._cursor.fetchall()]
+        return [self._compiled.make_row(values) for values in self._fetch(self._cursor.fetchall)]
 
     def __iter__(self) -> Iterator[ReadRow]:
         return iter(self.all())
@@ -93,6 +97,10 @@ class Rows:
         if len(rows) != 1:
             raise ValueError(f"expected one row, the statement returned {len(rows)}")
         return rows[0][0]
+
+    def _fetch(self, fetch: Callable[[], Any]) -> Any:
+        with self._connection.translating(self._compiled.sql):
+            return fetch()
 
 
 class DriverConnection:
@@ -116,16 +124,22 @@ class DriverConnection:
             compiled = self._cache[statement] = Compiled(statement, self._engine)
         values = compiled.parameters(parameters or {})
         connection: Any = self._pooled.driver_connection
-        try:
-            return Rows(compiled, connection.execute(compiled.sql, values))
-        except self._engine.dialect.loaded_dbapi.Error as error:
-            raise self._translated(error, compiled.sql, connection) from error
+        with self.translating(compiled.sql):
+            return Rows(compiled, connection.execute(compiled.sql, values), self)
 
-    def _translated(self, error: Exception, sql: str, connection: Any) -> DBAPIError:
-        """The error as SQLAlchemy raises it (IntegrityError, OperationalError, ...), parameters hidden.
+    @contextmanager
+    def translating(self, sql: str) -> Iterator[None]:
+        """The driver's errors as SQLAlchemy raises them (IntegrityError, OperationalError, ...)."""
+        try:
+            yield
+        except self._engine.dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, sql) from error
+
+    def _translated(self, error: Exception, sql: str) -> DBAPIError:
+        """The error as SQLAlchemy raises it, its parameters hidden.
         A connection the server let go is dropped, and the pool with it, as SQLAlchemy does: a server that
         restarted left every connection dead, and each would otherwise fail a request of its own."""
-        gone = self._engine.dialect.is_disconnect(cast(Any, error), cast(Any, connection), None)
+        gone = self._engine.dialect.is_disconnect(cast(Any, error), self._pooled.driver_connection, None)
         if gone:
             self._pooled.invalidate(error)
             self._engine.dispose()  # the idle ones closed; those in use are dropped when they come back

@@ -20,7 +20,7 @@ from connexion import AsyncApp
 from httpx import Response
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.testclient import TestClient
 
 from domain import users
@@ -107,6 +107,19 @@ def test_a_brief_read_gives_rows_whose_columns_are_attributes_and_whose_times_ar
     assert (row.email, row.created_at, row.created_at.tzinfo) == ("nine@example.com", written, UTC)
     assert missing is None
     assert [user.email for user in everyone] == ["nine@example.com"]
+
+
+def test_a_read_that_fails_while_its_rows_are_read_fails_as_sqlalchemys_error(database_url: str) -> None:
+    """SQLite runs a statement as its rows are read, so its errors can come after the statement started:
+    they too are SQLAlchemy's errors, which the web layer knows (a locked file is a 503, not a 500)."""
+    db = Database(database_url)
+    overflows_on_its_second_row = text(
+        "SELECT abs(n) FROM (SELECT CAST(1 AS BIGINT) AS n UNION ALL SELECT CAST(-9223372036854775808 AS BIGINT)) AS v"
+    )
+
+    with pytest.raises(DBAPIError), db.read_rows() as connection:
+        connection.execute(overflows_on_its_second_row).all()
+    db.dispose()
 
 
 def test_a_refused_statement_names_no_value_it_was_given(database_url: str) -> None:
